@@ -1,0 +1,50 @@
+# One entry point for people and CI. `make test` and `make train` create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# torch is capped at 2.14.1 (pip constraint on the dev machines); override for other platforms,
+# e.g. make install TORCH="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+STAMP  := $(VENV)/.installed
+PKGS   := packages/common packages/sr-image
+ARGS   ?=
+
+.PHONY: help install train test test-full lint format bench weights clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PKGS))
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q $(addprefix -e ,$(PKGS)) --group dev
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with every package installed editable
+
+train: $(STAMP)  ## default experiment: EnhanceNet-PAT on the embedded images (ARGS="..." for overrides)
+	$(PY) tools/train.py $(ARGS)
+
+test: $(STAMP)  ## ruff + the fast test suite (no slow/gpu tests); what CI runs
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
+
+test-full: $(STAMP)  ## every test, slow and gpu included
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+bench: $(STAMP)  ## speed: Lightning vs a plain-PyTorch loop of the same networks
+	$(PY) benchmarks/bench_enhancenet.py $(ARGS)
+
+weights: $(STAMP)  ## pre-fetch pretrained weights (VGG-19, ResNet-50) for machines that will be offline
+	$(PY) tools/fetch_weights.py $(ARGS)
+
+clean:  ## remove run outputs and caches (keeps .venv)
+	rm -rf logs outputs multirun wandb .pytest_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Callbacks every package reuses: sample grids for the logger, RNG state in checkpoints."""
+
+import random
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.loggers import WandbLogger
+from torch import Tensor
+from torchvision.utils import make_grid, save_image
+
+
+def panels_to_grid(panels: list[Tensor], max_images: int = 4) -> Tensor:
+    """Lay out panels side by side, one row per sample.
+
+    Args:
+        panels: P tensors of shape (N, C, H, W), same shape, values in [0, 1] (e.g. LR | bicubic | output | HR).
+        max_images: rows kept.
+
+    Returns:
+        (C, rows*H', P*W') image grid in [0, 1].
+    """
+    n = min(max_images, panels[0].shape[0])
+    rows = torch.stack([p[:n].detach().float().clamp(0, 1).cpu() for p in panels], dim=1)  # (n, P, C, H, W)
+    return make_grid(rows.flatten(0, 1), nrow=len(panels), padding=2, pad_value=1.0)
+
+
+def log_grid(trainer: pl.Trainer, key: str, grid: Tensor, caption: str | None = None) -> None:
+    """Send an image grid to every logger of the trainer: W&B media, or a PNG in a file logger's folder."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key=key, images=[grid], step=trainer.global_step, caption=[caption or key])
+        elif getattr(logger, "log_dir", None):
+            path = Path(logger.log_dir) / "samples" / f"{key.replace('/', '_')}_{trainer.global_step:07d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_image(grid, path)
+
+
+class SampleGridCallback(pl.Callback):
+    """Log sample grids every ``every_n_steps`` training steps and for the first batch of each validation.
+
+    The LightningModule provides ``sample_panels(batch) -> (list of (N, C, H, W) tensors, caption)``; this
+    callback only lays them out and logs them, so modules never touch the logger (ARCHITECTURE.md).
+    """
+
+    def __init__(self, every_n_steps: int = 500, max_images: int = 4) -> None:
+        self.every_n_steps = every_n_steps
+        self.max_images = max_images
+
+    def _log(self, trainer: pl.Trainer, module: pl.LightningModule, batch, key: str) -> None:
+        if not trainer.is_global_zero or not trainer.loggers or not hasattr(module, "sample_panels"):
+            return
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            panels, caption = module.sample_panels(batch)
+        module.train(was_training)
+        log_grid(trainer, key, panels_to_grid(panels, self.max_images), caption)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
+            self._log(trainer, pl_module, batch, "train/samples")
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if batch_idx == 0 and not trainer.sanity_checking:
+            self._log(trainer, pl_module, batch, "val/samples")
+
+
+class RNGStateCallback(pl.Callback):
+    """Save and restore the Python, NumPy and torch RNG states, so a resumed run draws what it would have.
+
+    Stored as tensors and plain Python values so ``torch.load(weights_only=True)`` reads the checkpoint.
+    """
+
+    def state_dict(self) -> dict:
+        np_state = np.random.get_state()
+        state = {
+            "python": random.getstate(),
+            "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "numpy_pos": int(np_state[2]),
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        random.setstate(state_dict["python"])
+        keys = state_dict["numpy_keys"].numpy().astype(np.uint32)
+        np.random.set_state(("MT19937", keys, state_dict["numpy_pos"], 0, 0.0))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class ChannelsLast(pl.Callback):
+    """Move the module to channels_last memory format (faster convolutions with tensor cores)."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        pl_module.to(memory_format=torch.channels_last)

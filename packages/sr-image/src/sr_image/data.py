@@ -1,0 +1,204 @@
+"""Data for EnhanceNet: HR images from the embedded photographs or a folder, LR made on the fly.
+
+Batches are ``{"lr": (N, 3, h, w), "hr": (N, 3, s·h, s·w)}`` in [0, 1] (ARCHITECTURE.md).
+"""
+
+import logging
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from gen_common.embedded import embedded_images
+from gen_common.images import ImageReadError, image_size, list_image_files, read_image
+
+log = logging.getLogger(__name__)
+
+MSCOCO_MIN_SIDE = 384  # Sec. 2.5.8: colour images with at least 384 px on the short side
+MSCOCO_SIZE = 256  # ... cropped centrally to a square and downsampled to 256x256
+
+
+def bicubic_downsample(hr: Tensor, scale: int) -> Tensor:
+    """The degradation d_α of Eq. 2.1: bicubic downsampling with antialiasing (as MATLAB's imresize).
+
+    Args:
+        hr: (3, H, W) or (N, 3, H, W) in [0, 1], H and W multiples of ``scale``.
+
+    Returns:
+        (…, H/scale, W/scale) in [0, 1].
+    """
+    h, w = hr.shape[-2:]
+    if h % scale or w % scale:
+        raise ValueError(f"HR size {h}x{w} is not a multiple of scale {scale}; crop it first (crop_to_multiple)")
+    batched = hr if hr.ndim == 4 else hr[None]
+    lr = F.interpolate(batched, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False)
+    lr = lr.clamp(0, 1)
+    return lr if hr.ndim == 4 else lr[0]
+
+
+def crop_to_multiple(img: Tensor, multiple: int) -> Tensor:
+    """Drop bottom/right rows and columns so that H and W are multiples of ``multiple``."""
+    h, w = img.shape[-2:]
+    return img[..., : h - h % multiple, : w - w % multiple]
+
+
+def mscoco_preprocess(img: Tensor) -> Tensor:
+    """Sec. 2.5.8: central square crop, then antialiased resize to 256x256 (reduces noise and JPEG artefacts)."""
+    h, w = img.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = img[:, top : top + side, left : left + side]
+    size = (MSCOCO_SIZE, MSCOCO_SIZE)
+    return F.interpolate(square[None], size=size, mode="bicubic", antialias=True).clamp(0, 1)[0]
+
+
+class HRImages:
+    """The HR images of one split: the embedded photographs (``root=None``) or the images in a folder.
+
+    Folder images are read lazily; files whose header cannot be read are skipped and named in a warning,
+    images smaller than ``min_size`` (after preprocessing) are skipped with a count, and an error is raised if
+    nothing remains.
+    """
+
+    def __init__(self, root: str | Path | None, split: str, min_size: int = 0, preprocess: str = "none") -> None:
+        if preprocess not in ("none", "mscoco"):
+            raise ValueError(f"unknown preprocess {preprocess!r}; use 'none' or 'mscoco'")
+        self.preprocess = preprocess
+        self.names: list[str] = []
+        self._tensors: list[Tensor] = []
+        self._files: list[Path] = []
+        sizes: list[tuple[int, int]] = []
+        if root is None:
+            for name, img in embedded_images(split):
+                self.names.append(name)
+                self._tensors.append(img)
+                sizes.append(tuple(img.shape[-2:]))
+            source = f"embedded {split} images"
+        else:
+            source = str(root)
+            bad = []
+            for path in list_image_files(root):
+                try:
+                    sizes.append(image_size(path))
+                except ImageReadError:
+                    bad.append(path.name)
+                    continue
+                self._files.append(path)
+                self.names.append(str(path.relative_to(root)))
+            if bad:
+                log.warning("skipped %d unreadable image(s) in %s: %s", len(bad), root, ", ".join(bad[:20]))
+        keep = [i for i, hw in enumerate(sizes) if self._usable(hw, min_size)]
+        if len(keep) < len(sizes):
+            log.warning(
+                "skipped %d of %d image(s) in %s smaller than %d px (or, for mscoco, short side < %d)",
+                len(sizes) - len(keep), len(sizes), source, min_size, MSCOCO_MIN_SIDE,
+            )  # fmt: skip
+        if not keep:
+            raise ValueError(
+                f"no usable images in {source}: all are unreadable or smaller than {min_size} px; "
+                f"use larger images or a smaller data.lr_patch_size"
+            )
+        self.names = [self.names[i] for i in keep]
+        self._tensors = [self._tensors[i] for i in keep] if self._tensors else []
+        self._files = [self._files[i] for i in keep] if self._files else []
+
+    def _usable(self, hw: tuple[int, int], min_size: int) -> bool:
+        if self.preprocess == "mscoco":
+            return min(hw) >= MSCOCO_MIN_SIDE and MSCOCO_SIZE >= min_size
+        return min(hw) >= min_size
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int) -> Tensor:
+        img = self._tensors[i] if self._tensors else read_image(self._files[i])
+        return mscoco_preprocess(img) if self.preprocess == "mscoco" else img
+
+
+class RandomCropDataset(Dataset):
+    """Random aligned crops: an HR patch of ``lr_patch_size·scale`` px and its bicubic-downsampled LR.
+
+    ``length`` crops make an epoch; crop ``i`` comes from image ``i % len(images)`` at a random position.
+    """
+
+    def __init__(self, images: HRImages, scale: int, lr_patch_size: int = 32, length: int = 1000) -> None:
+        self.images, self.scale, self.hr_size, self.length = images, scale, lr_patch_size * scale, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        img = self.images[i % len(self.images)]
+        h, w = img.shape[-2:]
+        top = int(torch.randint(0, h - self.hr_size + 1, ()))
+        left = int(torch.randint(0, w - self.hr_size + 1, ()))
+        hr = img[:, top : top + self.hr_size, left : left + self.hr_size].contiguous()
+        return {"lr": bicubic_downsample(hr, self.scale), "hr": hr}
+
+
+class FullImageDataset(Dataset):
+    """Whole images for evaluation: HR cropped to a multiple of ``scale``, LR by bicubic downsampling."""
+
+    def __init__(self, images: HRImages, scale: int) -> None:
+        self.images, self.scale = images, scale
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        hr = crop_to_multiple(self.images[i], self.scale)
+        return {"lr": bicubic_downsample(hr, self.scale), "hr": hr, "name": self.images.names[i]}
+
+
+class SRDataModule(pl.LightningDataModule):
+    """Training crops and whole evaluation images for single-image SR.
+
+    Args:
+        root: folder of HR training images; ``None`` uses the embedded photographs.
+        eval_root: folder of HR evaluation images (e.g. Set14); ``None`` uses the embedded held-out images.
+        scale: α (4 in the thesis's main results).
+        lr_patch_size: LR crop side (32, Sec. 2.5.8).
+        batch_size: crops per step.
+        samples_per_epoch: crops drawn per epoch.
+        preprocess: ``"mscoco"`` applies Sec. 2.5.8's filtering, square crop and resize to 256.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        eval_root: str | None = None,
+        scale: int = 4,
+        lr_patch_size: int = 32,
+        batch_size: int = 16,
+        samples_per_epoch: int = 1000,
+        num_workers: int = 2,
+        preprocess: str = "none",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+    def setup(self, stage: str | None = None) -> None:
+        hp = self.hparams
+        if stage in (None, "fit") and not hasattr(self, "train_set"):
+            images = HRImages(hp.root, "train", hp.lr_patch_size * hp.scale, hp.preprocess)
+            self.train_set = RandomCropDataset(images, hp.scale, hp.lr_patch_size, hp.samples_per_epoch)
+        if not hasattr(self, "eval_set"):
+            self.eval_set = FullImageDataset(HRImages(hp.eval_root, "eval", 4 * hp.scale), hp.scale)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.train_set,
+            batch_size=self.hparams.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.eval_set, batch_size=1, num_workers=0)
+
+    test_dataloader = val_dataloader

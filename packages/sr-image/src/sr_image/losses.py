@@ -1,0 +1,137 @@
+"""EnhanceNet losses (thesis Sec. 2.4.2): one function per equation, plus the VGG-19 feature extractor.
+
+Norm convention: ``||·||²`` is the *mean* of squared entries, as Eq. 2.4 defines it, for every loss. With
+that, the Table 2.2 weights multiply:
+
+* L_P: mean squared difference of VGG-19 pool2 / pool5 activations.
+* L_T: the Gram matrix of Eq. 2.6 *unnormalised* (``G = F Fᵀ``, a sum over the patch's positions), computed
+  per non-overlapping 16x16-pixel patch; the loss is the mean over patches and Gram entries. A patch covers
+  the same image region at every layer (16, 8 and 4 positions wide at conv1_1, conv2_1, conv3_1).
+* VGG activations are divided by the mean activation of the HR image's features at that layer (detached)
+  before L_P and L_T: the arXiv version (Sec. 5.3) normalises activations to mean one, and training
+  re-implementations report the adversarial variants unstable without it. ``normalize=False`` disables it.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gen_common.weights import resolve_weights
+
+# Indices into torchvision's vgg19().features. "convX_1" is the activation after its ReLU, as in the VGG-19
+# the thesis used (Machrisaa's tensorflow-vgg, whose conv layers include the ReLU).
+VGG19_LAYERS = {"conv1_1": 1, "conv2_1": 6, "conv3_1": 11, "pool2": 9, "pool5": 36}
+VGG19_STRIDES = {"conv1_1": 1, "conv2_1": 2, "conv3_1": 4, "pool2": 4, "pool5": 32}
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG-19 returning the named activations for RGB input in [0, 1].
+
+    Args:
+        layers: names from ``VGG19_LAYERS``.
+        weights: ``imagenet`` | ``random`` | path, through ``gen_common.resolve_weights``.
+    """
+
+    def __init__(self, layers: list[str], weights: str = "imagenet") -> None:
+        super().__init__()
+        unknown = set(layers) - set(VGG19_LAYERS)
+        if unknown:
+            raise ValueError(f"unknown VGG-19 layers {sorted(unknown)}; known: {sorted(VGG19_LAYERS)}")
+        self.layers = list(layers)
+        last = max(VGG19_LAYERS[name] for name in layers)
+        vgg = resolve_weights("vgg19", weights, option="model.vgg_weights")
+        self.body = vgg.features[: last + 1]
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> "VGGFeatures":
+        return super().train(False)  # always frozen, whatever the parent module does
+
+    def forward(self, img: Tensor) -> dict[str, Tensor]:
+        wanted = {VGG19_LAYERS[name]: name for name in self.layers}
+        out, x = {}, (img - self.mean) / self.std
+        for i, layer in enumerate(self.body):
+            x = layer(x)  # in-place ReLUs only touch conv outputs, so kept activations stay intact
+            if i in wanted:
+                out[wanted[i]] = x
+        return out
+
+
+def normalize_features(est: Tensor, hr: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
+    """Divide both activations by the HR activation mean over (C, H, W), per image (detached)."""
+    scale = hr.detach().mean(dim=(1, 2, 3), keepdim=True) + eps
+    return est / scale, hr / scale
+
+
+def pixel_loss(est: Tensor, hr: Tensor) -> Tensor:
+    """L_E, Eq. 2.4: mean over pixels and channels of the squared error. Images (N, 3, H, W)."""
+    return F.mse_loss(est, hr)
+
+
+def perceptual_loss(est_feats: dict[str, Tensor], hr_feats: dict[str, Tensor], weights: dict[str, float]) -> Tensor:
+    """L_P, Eq. 2.5: weighted sum over layers of the mean squared feature difference.
+
+    Args:
+        est_feats, hr_feats: layer name -> (N, C, h, w) activations.
+        weights: layer name -> weight (Table 2.2: pool2 2e-1, pool5 2e-2).
+    """
+    return sum(w * F.mse_loss(est_feats[name], hr_feats[name]) for name, w in weights.items())
+
+
+def patch_gram(feat: Tensor, patch: int) -> Tensor:
+    """Gram matrices ``F Fᵀ`` (Eq. 2.6, unnormalised) of non-overlapping ``patch``x``patch`` windows.
+
+    Args:
+        feat: (N, C, H, W) activations; rows/columns beyond a multiple of ``patch`` are dropped.
+        patch: window side in feature-map positions.
+
+    Returns:
+        (N, P, C, C) with P = (H // patch) * (W // patch) windows in row-major order.
+    """
+    n, c, h, w = feat.shape
+    if h < patch or w < patch:
+        raise ValueError(f"feature map {h}x{w} is smaller than the texture patch {patch}x{patch}")
+    cols = F.unfold(feat, kernel_size=patch, stride=patch)  # (N, C*p*p, P)
+    windows = cols.view(n, c, patch * patch, -1).permute(0, 3, 1, 2)  # (N, P, C, p*p)
+    return windows @ windows.transpose(-1, -2)
+
+
+def texture_loss(
+    est_feats: dict[str, Tensor], hr_feats: dict[str, Tensor], weights: dict[str, float], patch_size: int = 16
+) -> Tensor:
+    """L_T, Eq. 2.6 computed patch-wise: weighted mean squared difference of per-patch Gram matrices.
+
+    Args:
+        weights: layer name -> weight (Table 2.2: conv1_1 3e-7, conv2_1 1e-6, conv3_1 1e-6).
+        patch_size: window side in *image* pixels (16 in the thesis, Fig. 2.4 compares 4/16/128); each layer
+            uses ``patch_size / stride`` positions, at least one.
+    """
+    total = 0.0
+    for name, w in weights.items():
+        p = max(1, patch_size // VGG19_STRIDES[name])
+        total = total + w * F.mse_loss(patch_gram(est_feats[name], p), patch_gram(hr_feats[name], p))
+    return total
+
+
+def adversarial_loss(fake_logits: Tensor) -> Tensor:
+    """L_A, Eq. 2.7: ``-log D(G(x))`` averaged over the batch, from D's logits (non-saturating)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """L_D, Eq. 2.8: ``-log D(x) - log(1 - D(G(x)))`` averaged over the batch, from logits."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def discriminator_accuracy(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+    """Fraction of real images D calls real (D > 0.5) and of generated images it calls fake."""
+    return (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
+
+
+def discriminator_gate(acc_real: Tensor, acc_fake: Tensor, threshold: float) -> Tensor:
+    """Sec. 2.4.2: train D in this step only if its accuracy on real *or* generated images of the previous
+    batch was below ``threshold``. Returns a boolean tensor."""
+    return (acc_real < threshold) | (acc_fake < threshold)

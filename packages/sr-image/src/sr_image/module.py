@@ -1,0 +1,183 @@
+"""EnhanceNet LightningModule: wiring of nets and losses (thesis Sec. 2.4), no tensor maths of its own."""
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.core.optimizer import do_nothing_closure
+from torch import Tensor
+from torchmetrics import MeanMetric
+
+from sr_image.losses import (
+    VGGFeatures,
+    adversarial_loss,
+    discriminator_accuracy,
+    discriminator_gate,
+    discriminator_loss,
+    normalize_features,
+    perceptual_loss,
+    pixel_loss,
+    texture_loss,
+)
+from sr_image.metrics import psnr_y, ssim_y
+from sr_image.nets import ENET_INPUT_MEAN, EnhanceNetDiscriminator, EnhanceNetGenerator, bicubic_upsample
+
+
+class EnhanceNet(pl.LightningModule):
+    """EnhanceNet with any combination of L_E, L_P, L_T and L_A (Table 2.2).
+
+    A loss is active when its weight is non-zero. The discriminator exists only when ``adversarial_weight > 0``
+    and is trained in a step only if the gate of Sec. 2.4.2 is open (its accuracy on the previous batch's real
+    or generated images was below ``gate_threshold``). The gate statistics are buffers, so they are in every
+    checkpoint and a resumed run continues with them.
+
+    ``trainer.global_step`` counts generator steps: discriminator steps go through the strategy's
+    ``optimizer_step`` (precision-aware) without advancing Lightning's step counter, so ``max_steps`` means
+    the same for every variant whatever the gate does.
+    """
+
+    def __init__(
+        self,
+        scale: int = 4,
+        num_blocks: int = 10,
+        num_filters: int = 64,
+        input_mean: tuple[float, float, float] | None = ENET_INPUT_MEAN,
+        pixel_weight: float = 1.0,
+        perceptual_weights: dict[str, float] | None = None,
+        texture_weights: dict[str, float] | None = None,
+        texture_patch_size: int = 16,
+        adversarial_weight: float = 0.0,
+        vgg_weights: str = "imagenet",
+        vgg_feature_norm: bool = True,
+        lr_patch_size: int = 32,
+        gate_threshold: float = 0.8,
+        lr_g: float = 1e-4,
+        lr_d: float = 1e-4,
+        compile: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.generator = EnhanceNetGenerator(scale, num_blocks, num_filters, input_mean)
+        self.perceptual_weights = dict(perceptual_weights or {})
+        self.texture_weights = dict(texture_weights or {})
+        vgg_layers = sorted(set(self.perceptual_weights) | set(self.texture_weights))
+        self.vgg = VGGFeatures(vgg_layers, vgg_weights) if vgg_layers else None
+        # D sees the HR training crops: lr_patch_size * scale (32 * 4 = 128 px, Table 2.1 right).
+        hr_patch = lr_patch_size * scale
+        self.discriminator = EnhanceNetDiscriminator(hr_patch) if adversarial_weight > 0 else None
+        # Gate state: D's accuracy on the previous batch (0 at start, so D trains in the first step).
+        self.register_buffer("acc_real", torch.zeros(()))
+        self.register_buffer("acc_fake", torch.zeros(()))
+        self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
+        self.val_metrics = torch.nn.ModuleDict(
+            {k: MeanMetric() for k in ("psnr_y", "ssim_y", "psnr_y_bicubic", "ssim_y_bicubic")}
+        )
+
+    def configure_model(self) -> None:
+        if self.hparams.compile:
+            self.generator.compile()
+            if self.discriminator is not None:
+                self.discriminator.compile()
+
+    def forward(self, lr: Tensor) -> Tensor:
+        return self.generator(lr)
+
+    def configure_optimizers(self):
+        # Adam, fixed lr 1e-4 (Sec. 2.5.8); equal G/D rates as training re-implementations recommend.
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.hparams.lr_g)
+        if self.discriminator is None:
+            return opt_g
+        return opt_g, torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_d)
+
+    # ---- training -------------------------------------------------------------------------------------------
+    def generator_loss(self, est: Tensor, hr: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Weighted sum of the active losses (Table 2.2) and the unweighted terms for logging."""
+        hp, parts = self.hparams, {}
+        total = est.new_zeros(())
+        if hp.pixel_weight:
+            parts["loss_e"] = pixel_loss(est, hr)
+            total = total + hp.pixel_weight * parts["loss_e"]
+        if self.vgg is not None:
+            est_f = self.vgg(est)
+            with torch.no_grad():
+                hr_f = self.vgg(hr)
+            if hp.vgg_feature_norm:
+                for name in est_f:
+                    est_f[name], hr_f[name] = normalize_features(est_f[name], hr_f[name])
+            if self.perceptual_weights:
+                parts["loss_p"] = perceptual_loss(est_f, hr_f, self.perceptual_weights)
+                total = total + parts["loss_p"]
+            if self.texture_weights:
+                parts["loss_t"] = texture_loss(est_f, hr_f, self.texture_weights, hp.texture_patch_size)
+                total = total + parts["loss_t"]
+        if self.discriminator is not None:
+            parts["loss_a"] = adversarial_loss(self.discriminator(est))
+            total = total + hp.adversarial_weight * parts["loss_a"]
+        return total, parts
+
+    def discriminator_step(self, hr: Tensor, est: Tensor) -> dict[str, Tensor]:
+        """One gated D update on real ``hr`` and detached generated ``est``; returns logging values."""
+        opt_d = self.optimizers()[1]
+        train_d = discriminator_gate(self.acc_real, self.acc_fake, self.hparams.gate_threshold)
+        self.toggle_optimizer(opt_d)
+        real_logits, fake_logits = self.discriminator(hr), self.discriminator(est)
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        if train_d:  # the one host sync per step: skipping D's update is the point of the gate
+            opt_d.zero_grad()
+            self.manual_backward(loss_d)
+            self.trainer.strategy.optimizer_step(opt_d.optimizer, do_nothing_closure, model=self)
+        self.untoggle_optimizer(opt_d)
+        acc_real, acc_fake = discriminator_accuracy(real_logits.detach(), fake_logits.detach())
+        self.acc_real.copy_(acc_real)
+        self.acc_fake.copy_(acc_fake)
+        self.d_steps += train_d.long()
+        return {
+            "loss_d": loss_d.detach(),
+            "d_acc_real": acc_real,
+            "d_acc_fake": acc_fake,
+            "d_trained": train_d,
+        }
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        lr, hr = batch["lr"], batch["hr"]
+        est = self.generator(lr)
+        logs = {}
+        if self.discriminator is not None:
+            logs |= self.discriminator_step(hr, est.detach())
+        opts = self.optimizers()
+        opt_g = opts[0] if isinstance(opts, list | tuple) else opts
+        self.toggle_optimizer(opt_g)
+        loss_g, parts = self.generator_loss(est, hr)
+        opt_g.zero_grad()
+        self.manual_backward(loss_g)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+        logs |= {"loss_g": loss_g.detach(), **{k: v.detach() for k, v in parts.items()}}
+        self.log_dict({f"train/{k}": v.float() for k, v in logs.items()}, prog_bar=False, on_step=True)
+        self.log("train/loss", loss_g.detach(), prog_bar=True)
+
+    # ---- evaluation -----------------------------------------------------------------------------------------
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        lr, hr, s = batch["lr"], batch["hr"], self.hparams.scale
+        est = self.generator(lr).clamp(0, 1)
+        bicubic = bicubic_upsample(lr, s).clamp(0, 1)
+        m = self.val_metrics
+        m["psnr_y"].update(psnr_y(est, hr, crop=s))
+        m["ssim_y"].update(ssim_y(est, hr, crop=s))
+        m["psnr_y_bicubic"].update(psnr_y(bicubic, hr, crop=s))
+        m["ssim_y_bicubic"].update(ssim_y(bicubic, hr, crop=s))
+
+    def on_validation_epoch_end(self) -> None:
+        stage = "test" if self.trainer.testing else "val"
+        for name, metric in self.val_metrics.items():
+            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name == "psnr_y", sync_dist=False)
+            metric.reset()
+
+    test_step = validation_step
+    on_test_epoch_end = on_validation_epoch_end
+
+    def sample_panels(self, batch: dict) -> tuple[list[Tensor], str]:
+        """LR nearest-upsampled | bicubic | output | HR, for the sample-grid callback."""
+        lr, hr, s = batch["lr"], batch["hr"], self.hparams.scale
+        panels = [F.interpolate(lr, scale_factor=s, mode="nearest"), bicubic_upsample(lr, s), self(lr), hr]
+        return [p.clamp(0, 1) for p in panels], "LR (nearest) | bicubic | EnhanceNet | HR"
