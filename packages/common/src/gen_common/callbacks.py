@@ -74,7 +74,7 @@ class RNGStateCallback(pl.Callback):
     """
 
     def state_dict(self) -> dict:
-        np_state = np.random.get_state()
+        np_state = np.random.get_state()  # noqa: NPY002 (the global state seed_everything sets)
         state = {
             "python": random.getstate(),
             "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
@@ -88,7 +88,7 @@ class RNGStateCallback(pl.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         random.setstate(state_dict["python"])
         keys = state_dict["numpy_keys"].numpy().astype(np.uint32)
-        np.random.set_state(("MT19937", keys, state_dict["numpy_pos"], 0, 0.0))
+        np.random.set_state(("MT19937", keys, state_dict["numpy_pos"], 0, 0.0))  # noqa: NPY002
         torch.set_rng_state(state_dict["torch"])
         if "cuda" in state_dict and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state_dict["cuda"])

@@ -181,3 +181,38 @@ class EnhanceNet(pl.LightningModule):
         lr, hr, s = batch["lr"], batch["hr"], self.hparams.scale
         panels = [F.interpolate(lr, scale_factor=s, mode="nearest"), bicubic_upsample(lr, s), self(lr), hr]
         return [p.clamp(0, 1) for p in panels], "LR (nearest) | bicubic | EnhanceNet | HR"
+
+
+class CheckpointError(ValueError):
+    """A file is not an EnhanceNet checkpoint; the message names it."""
+
+
+def load_generator(path: str, map_location: str | torch.device = "cpu") -> EnhanceNetGenerator:
+    """The trained generator of an EnhanceNet checkpoint, in eval mode (no VGG or discriminator is built).
+
+    Reads with ``torch.load(weights_only=True)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: the file is not a Lightning checkpoint of :class:`EnhanceNet` (e.g. another model's).
+    """
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    state = ckpt.get("state_dict", {}) if isinstance(ckpt, dict) else {}
+    gen_state = {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
+    if not gen_state or "scale" not in hp:
+        kind = hp.get("_class_path") or ", ".join(sorted({k.split(".")[0] for k in state})[:5]) or "unknown content"
+        raise CheckpointError(
+            f"{path} is not an EnhanceNet checkpoint (found: {kind}); pass a checkpoint written by "
+            f"`python tools/train.py model=enhancenet_*` (logs/train/runs/<run>/checkpoints/last.ckpt)"
+        )
+    gen = EnhanceNetGenerator(hp["scale"], hp["num_blocks"], hp["num_filters"], hp.get("input_mean"))
+    gen.load_state_dict(gen_state)
+    return gen.eval()
