@@ -34,9 +34,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path=None, verbose=True)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics |= {k: float(v) for k, v in trainer.callback_metrics.items()}
     ckpt = trainer.checkpoint_callback
     if ckpt is not None and ckpt.last_model_path:
         log.info("last checkpoint: %s", ckpt.last_model_path)

@@ -11,6 +11,7 @@ When weights are needed and cannot be had, :class:`WeightsUnavailableError` says
 three fixes. There is no silent fallback.
 """
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,9 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Callable[[], object], str]]
 }
 
 
+DOWNLOAD_TIMEOUT_S = 30.0
+
+
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights are required but cannot be loaded; the message lists the fixes."""
 
@@ -51,6 +55,11 @@ def cached_weights_path(name: str) -> Path:
     weights = _REGISTRY[name][1]()
     filename = Path(weights.url).name
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def known_networks() -> list[str]:
+    """Names accepted by :func:`resolve_weights`."""
+    return list(_REGISTRY)
 
 
 def resolve_weights(name: str, spec: str = "imagenet", option: str = "weights") -> nn.Module:
@@ -73,6 +82,8 @@ def resolve_weights(name: str, spec: str = "imagenet", option: str = "weights") 
         net = builder(weights=None)
     elif spec == "imagenet":
         weights = weights_enum()
+        previous_timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a stalled network must fail, not hang start-up
         try:
             net = builder(weights=weights, progress=False)
         except Exception as err:  # offline, proxy, HTTP error, corrupt cache: all end the same way
@@ -81,6 +92,8 @@ def resolve_weights(name: str, spec: str = "imagenet", option: str = "weights") 
                 f"({cached_weights_path(name)}) and could not be downloaded ({type(err).__name__}: {err}). "
                 + _fixes(name, option)
             ) from err
+        finally:
+            socket.setdefaulttimeout(previous_timeout)
     else:
         path = Path(spec).expanduser()
         if not path.is_file():

@@ -1,0 +1,85 @@
+"""Degradation and data handling: bicubic against Pillow, folders with bad files, MSCOCO preprocessing."""
+
+import logging
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+
+from sr_image.data import (
+    HRImages,
+    RandomCropDataset,
+    SRDataModule,
+    bicubic_downsample,
+    crop_to_multiple,
+    mscoco_preprocess,
+)
+
+
+def test_bicubic_downsample_matches_pillow():
+    arr = skimage.data.chelsea()[:296, :448]
+    hr = torch.from_numpy(arr).permute(2, 0, 1).float() / 255
+    ours = bicubic_downsample(hr, 4).permute(1, 2, 0).numpy() * 255
+    ref = np.asarray(Image.fromarray(arr).resize((112, 74), Image.BICUBIC), dtype=np.float64)
+    diff = np.abs(ours - ref)
+    assert diff.max() <= 1.5 and diff.mean() < 0.3  # Pillow rounds to 8 bits; antialiased bicubic otherwise
+
+
+def test_bicubic_downsample_rejects_non_multiple():
+    with pytest.raises(ValueError, match="multiple of scale"):
+        bicubic_downsample(torch.rand(3, 10, 12), 4)
+    assert crop_to_multiple(torch.rand(3, 10, 13), 4).shape == (3, 8, 12)
+
+
+def test_random_crops_are_aligned():
+    images = HRImages(None, "train", min_size=128)
+    ds = RandomCropDataset(images, scale=4, lr_patch_size=32, length=5)
+    item = ds[2]
+    assert item["lr"].shape == (3, 32, 32) and item["hr"].shape == (3, 128, 128)
+    torch.testing.assert_close(item["lr"], bicubic_downsample(item["hr"], 4))
+
+
+def _write(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def test_folder_skips_corrupt_and_small_images(tmp_path, caplog):
+    _write(tmp_path / "a" / "big.png", skimage.data.coffee())
+    _write(tmp_path / "small.png", skimage.data.coffee()[:50, :50])
+    (tmp_path / "broken.jpg").write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING):
+        images = HRImages(tmp_path, "train", min_size=128)
+    assert images.names == ["a/big.png"]
+    assert "broken.jpg" in caplog.text and "skipped 1 of 2" in caplog.text
+    assert images[0].shape == (3, 400, 600)
+
+
+def test_folder_with_no_usable_image(tmp_path):
+    _write(tmp_path / "small.png", skimage.data.coffee()[:50, :50])
+    with pytest.raises(ValueError, match="no usable images"):
+        HRImages(tmp_path, "train", min_size=128)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        HRImages(tmp_path / "missing", "train")
+
+
+def test_mscoco_preprocessing(tmp_path):
+    _write(tmp_path / "wide.png", np.zeros((400, 600, 3), np.uint8))  # short side 400 >= 384: kept
+    _write(tmp_path / "short.png", np.zeros((300, 600, 3), np.uint8))  # short side < 384: dropped
+    images = HRImages(tmp_path, "train", min_size=128, preprocess="mscoco")
+    assert images.names == ["wide.png"] and images[0].shape == (3, 256, 256)
+    grad = torch.linspace(0, 1, 600).expand(3, 400, 600)
+    out = mscoco_preprocess(grad)  # central square: columns 100..500 of the ramp
+    assert out[0, 0, 0].item() == pytest.approx(100 / 599, abs=0.01)
+    assert out[0, 0, -1].item() == pytest.approx(499 / 599, abs=0.01)
+
+
+def test_datamodule_batches():
+    dm = SRDataModule(scale=2, lr_patch_size=16, batch_size=3, samples_per_epoch=6, num_workers=0)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["lr"].shape == (3, 3, 16, 16) and batch["hr"].shape == (3, 3, 32, 32)
+    val = next(iter(dm.val_dataloader()))
+    assert val["name"] == ["chelsea"] and val["hr"].shape[-2] % 2 == 0

@@ -1,0 +1,106 @@
+"""Losses of Sec. 2.4.2 against closed forms and naive loops."""
+
+import pytest
+import torch
+
+from sr_image.losses import (
+    VGGFeatures,
+    adversarial_loss,
+    discriminator_accuracy,
+    discriminator_gate,
+    discriminator_loss,
+    normalize_features,
+    patch_gram,
+    perceptual_loss,
+    pixel_loss,
+    texture_loss,
+)
+
+
+def naive_patch_gram(feat, p):
+    n, c, h, w = feat.shape
+    out = []
+    for b in range(n):
+        grams = []
+        for i in range(h // p):
+            for j in range(w // p):
+                f = feat[b, :, i * p : (i + 1) * p, j * p : (j + 1) * p].reshape(c, -1)
+                grams.append(f @ f.T)
+        out.append(torch.stack(grams))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("shape,p", [((2, 5, 16, 16), 4), ((1, 3, 19, 13), 4), ((1, 2, 8, 8), 8)])
+def test_patch_gram_matches_naive_loop(shape, p):
+    feat = torch.randn(shape, dtype=torch.float64)
+    torch.testing.assert_close(patch_gram(feat, p), naive_patch_gram(feat, p))
+
+
+def test_patch_gram_too_small():
+    with pytest.raises(ValueError, match="smaller than the texture patch"):
+        patch_gram(torch.rand(1, 2, 3, 3), 4)
+
+
+def test_texture_loss_uses_patch_size_per_layer_stride():
+    est = {"conv1_1": torch.randn(1, 4, 32, 32, dtype=torch.float64), "conv2_1": torch.randn(1, 4, 16, 16).double()}
+    hr = {k: torch.randn_like(v) for k, v in est.items()}
+    weights = {"conv1_1": 0.5, "conv2_1": 2.0}
+    expected = sum(
+        w * ((naive_patch_gram(est[k], 16 // s) - naive_patch_gram(hr[k], 16 // s)) ** 2).mean()
+        for (k, w), s in zip(weights.items(), (1, 2), strict=True)
+    )
+    torch.testing.assert_close(texture_loss(est, hr, weights, patch_size=16), expected)
+
+
+def test_pixel_and_perceptual_losses_closed_form():
+    a, b = torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)
+    assert pixel_loss(a, b) == pytest.approx(0.25)  # Eq. 2.4: mean of squares
+    fa = {"pool2": torch.zeros(1, 2, 2, 2), "pool5": torch.zeros(1, 2, 1, 1)}
+    fb = {"pool2": torch.ones(1, 2, 2, 2), "pool5": torch.full((1, 2, 1, 1), 2.0)}
+    assert perceptual_loss(fa, fb, {"pool2": 0.2, "pool5": 0.02}) == pytest.approx(0.2 * 1 + 0.02 * 4)
+
+
+def test_adversarial_losses_match_eq_2_7_and_2_8():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    torch.testing.assert_close(adversarial_loss(fake), -torch.log(d_fake).mean())
+    expected = -torch.log(d_real).mean() - torch.log(1 - d_fake).mean()
+    torch.testing.assert_close(discriminator_loss(real, fake), expected)
+
+
+def test_discriminator_accuracy_and_gate():
+    acc_r, acc_f = discriminator_accuracy(torch.tensor([1.0, 2.0, -1.0, 3.0]), torch.tensor([-1.0, 1.0]))
+    assert acc_r == 0.75 and acc_f == 0.5
+    t = torch.tensor
+    # trains when either accuracy is below the threshold, skips only when D is good on both
+    assert discriminator_gate(t(0.9), t(0.9), 0.8) == torch.tensor(False)
+    assert discriminator_gate(t(0.7), t(0.9), 0.8) == torch.tensor(True)
+    assert discriminator_gate(t(0.9), t(0.7), 0.8) == torch.tensor(True)
+    assert discriminator_gate(t(0.0), t(0.0), 0.8) == torch.tensor(True)
+
+
+def test_normalize_features_divides_by_hr_mean():
+    hr = torch.rand(2, 3, 4, 4) + 0.5
+    est = torch.rand(2, 3, 4, 4)
+    e, h = normalize_features(est, hr)
+    torch.testing.assert_close(h.mean(dim=(1, 2, 3)), torch.ones(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(e * hr.mean(dim=(1, 2, 3), keepdim=True), est, atol=1e-5, rtol=1e-5)
+
+
+def test_vgg_features_layers_and_gradients():
+    vgg = VGGFeatures(["conv1_1", "conv2_1", "conv3_1", "pool2", "pool5"], weights="random")
+    img = torch.rand(1, 3, 64, 64, requires_grad=True)
+    feats = vgg(img)
+    assert feats["conv1_1"].shape == (1, 64, 64, 64)
+    assert feats["conv2_1"].shape == (1, 128, 32, 32)
+    assert feats["pool2"].shape == (1, 128, 16, 16)
+    assert feats["conv3_1"].shape == (1, 256, 16, 16)
+    assert feats["pool5"].shape == (1, 512, 2, 2)
+    assert (feats["conv1_1"] >= 0).all()  # post-ReLU activations
+    feats["pool5"].sum().backward()
+    assert img.grad is not None and img.grad.abs().sum() > 0
+    assert not any(p.requires_grad for p in vgg.parameters())
+    vgg.train()
+    assert not vgg.training  # stays frozen whatever the parent does
+    with pytest.raises(ValueError, match="unknown VGG-19 layers"):
+        VGGFeatures(["conv9_9"], weights="random")

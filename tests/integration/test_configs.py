@@ -1,0 +1,52 @@
+"""Every config composes; each model option picks its dataset; overrides win."""
+
+import hydra
+import pytest
+from harness import MODELS, compose_cfg
+
+from sr_image.data import SRDataModule
+from sr_image.module import EnhanceNet
+
+TABLE_2_2 = {"enhancenet_e", "enhancenet_p", "enhancenet_ea", "enhancenet_pa", "enhancenet_eat", "enhancenet_pat"}
+
+
+def test_all_table_2_2_variants_have_configs():
+    assert TABLE_2_2 <= set(MODELS)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_model_picks_its_dataset_and_instantiates(model):
+    cfg = compose_cfg([f"model={model}", "model.vgg_weights=random"])
+    assert cfg.data._target_ == "sr_image.data.SRDataModule" and cfg.data.root is None
+    module = hydra.utils.instantiate(cfg.model)
+    assert isinstance(module, EnhanceNet)
+    assert isinstance(hydra.utils.instantiate(cfg.data), SRDataModule)
+    letters = model.removeprefix("enhancenet_")
+    hp = module.hparams
+    assert (hp.pixel_weight > 0) == ("e" in letters)
+    assert bool(hp.perceptual_weights) == ("p" in letters)
+    assert bool(hp.texture_weights) == ("t" in letters)
+    assert (module.discriminator is not None) == ("a" in letters)
+    assert hp.adversarial_weight == (2.0 if letters == "pat" else 1.0 if "a" in letters else 0.0)  # Table 2.2
+
+
+def test_data_override_wins():
+    cfg = compose_cfg(["model=enhancenet_e", "data=image_folder", "data.root=/some/where"])
+    assert cfg.data.root == "/some/where"
+    assert compose_cfg(["model=enhancenet_e", "data=mscoco", "data.root=/coco"]).data.preprocess == "mscoco"
+
+
+def test_trainer_logger_and_launcher_options():
+    gpu = compose_cfg(["trainer=gpu"])
+    assert gpu.trainer.precision == "bf16-mixed" and "channels_last" in gpu.callbacks
+    assert compose_cfg(["trainer=ddp"]).trainer.strategy.startswith("ddp")
+    assert "csv" in compose_cfg(["logger=csv"]).logger
+    assert not compose_cfg(["logger=none"]).logger
+    slurm = compose_cfg(["hydra/launcher=slurm"])
+    assert slurm.hydra.launcher._target_.endswith("SlurmLauncher")
+
+
+def test_experiment_config():
+    cfg = compose_cfg(["experiment=enhancenet_pat_mscoco", "data.root=/coco"])
+    assert cfg.model.adversarial_weight == 2.0 and cfg.data.preprocess == "mscoco"
+    assert cfg.trainer.precision == "bf16-mixed"

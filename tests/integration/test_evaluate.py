@@ -1,0 +1,135 @@
+"""tools/evaluate.py end to end: a tiny trained checkpoint, the markdown table, and its errors."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from skimage.color import rgb2ycbcr
+from skimage.metrics import peak_signal_noise_ratio
+
+from gen_common.embedded import embedded_images
+from gen_common.images import save_image
+
+ROOT = Path(__file__).resolve().parents[2]
+EVALUATE = ROOT / "tools" / "evaluate.py"
+ENV = os.environ | {"PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "2"}
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    """A 3-step EnhanceNet-E with a tiny generator, trained by tools/train.py."""
+    out = tmp_path_factory.mktemp("run")
+    cmd = [
+        sys.executable,
+        "tools/train.py",
+        "model=enhancenet_e",
+        "trainer=debug",
+        "logger=none",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "model.num_blocks=2",
+        "model.num_filters=8",
+        "test=false",
+        f"hydra.run.dir={out}",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path = out / "checkpoints" / "last.ckpt"
+    assert path.is_file()
+    return path
+
+
+@pytest.fixture(scope="module")
+def hr_folder(tmp_path_factory) -> Path:
+    """Two small 8-bit HR images whose sizes are not multiples of 4 (exercises the crop)."""
+    root = tmp_path_factory.mktemp("bench") / "TinySet"
+    (name_a, a), _, (name_b, b) = embedded_images("eval")
+    save_image(a[:, :101, :143], root / f"{name_a}.png")
+    save_image(b[:, 50:170, 30:227], root / f"{name_b}.png")
+    return root
+
+
+def evaluate_main():
+    spec = importlib.util.spec_from_file_location("evaluate_tool", EVALUATE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def skimage_bicubic_psnr(folder: Path, scale: int) -> float:
+    """Independent reference: bicubic down/up in torch, 8-bit, scikit-image's Y (BT.601) and PSNR, border crop."""
+    values = []
+    for path in sorted(folder.glob("*.png")):
+        hr8 = np.asarray(Image.open(path).convert("RGB"))
+        h, w = (hr8.shape[0] // scale) * scale, (hr8.shape[1] // scale) * scale
+        hr8 = hr8[:h, :w]
+        hr = torch.from_numpy(hr8.astype(np.float32) / 255).permute(2, 0, 1)[None]
+        lr = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=True).clamp(0, 1)
+        up = F.interpolate(lr, scale_factor=scale, mode="bicubic").clamp(0, 1)
+        up8 = up[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+        c = slice(scale, -scale)
+        y_hr, y_up = rgb2ycbcr(hr8)[c, c, 0], rgb2ycbcr(up8)[c, c, 0]
+        values.append(peak_signal_noise_ratio(y_hr, y_up, data_range=255))
+    return float(np.mean(values))
+
+
+def parse_table(stdout: str) -> dict[str, list[str]]:
+    """Rows of the markdown SR table, by set name."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and re.fullmatch(r"\d+", cells[1]):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_evaluate_table_matches_skimage(ckpt, hr_folder, capsys):
+    # In-process (the CLI entry itself is exercised by the subprocess test below): saves an interpreter start.
+    assert evaluate_main()(["--ckpt", str(ckpt), "--sets", "embedded", str(hr_folder), "--device", "cpu"]) == 0
+    stdout = capsys.readouterr().out
+    assert "| 4x | Images | PSNR (Y) Bicubic | PSNR (Y) ENet | SSIM (Y) Bicubic | SSIM (Y) ENet |" in stdout
+    rows = parse_table(stdout)
+    assert set(rows) == {"embedded", "TinySet"}, stdout
+    assert rows["embedded"][0] == "3" and rows["TinySet"][0] == "2"
+    for _n, psnr_bic, psnr, ssim_bic, ssim in rows.values():
+        assert 15 < float(psnr_bic) < 60 and 0 < float(ssim_bic) <= 1
+        assert float(psnr) > 0 and -1 <= float(ssim) <= 1
+    assert float(rows["TinySet"][1]) == pytest.approx(skimage_bicubic_psnr(hr_folder, 4), abs=0.01)
+
+
+def test_foreign_checkpoint_exit_2(tmp_path):
+    """Through the real command line: exit code 2, one line naming the file, no traceback."""
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"foo.weight": torch.zeros(1)}}, path)
+    proc = subprocess.run(
+        [sys.executable, str(EVALUATE), "--ckpt", str(path)],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert str(path) in proc.stderr and "not an EnhanceNet checkpoint" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""
+
+
+def test_missing_inputs_exit_2(ckpt, tmp_path, capsys):
+    main = evaluate_main()
+    missing = tmp_path / "Set5"
+    assert main(["--ckpt", str(ckpt), "--sets", "embedded", str(missing)]) == 2
+    assert f"benchmark folder {missing} does not exist" in capsys.readouterr().err
+
+    assert main(["--ckpt", str(tmp_path / "nope.ckpt")]) == 2
+    assert "nope.ckpt does not exist" in capsys.readouterr().err
+
+    assert main(["--ckpt", str(ckpt), "--recognition", str(missing)]) == 2
+    assert f"recognition folder {missing} does not exist" in capsys.readouterr().err
+
+    assert main(["--ckpt", str(ckpt), "--scale", "2"]) == 2
+    assert "does not match the checkpoint's scale 4" in capsys.readouterr().err
