@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from harness import compose_cfg, load_train_module
+from omegaconf import open_dict
 from PIL import Image
 from skimage.color import rgb2ycbcr
 from skimage.metrics import peak_signal_noise_ratio
@@ -25,11 +27,10 @@ ENV = os.environ | {"PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "2"}
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    """A 3-step EnhanceNet-E with a tiny generator, trained by tools/train.py."""
+    """A 3-step EnhanceNet-E with a tiny generator, trained by tools/train.py (in-process, via the harness) as
+    ``tools/train.py model=enhancenet_e trainer=debug logger=none ... test=false hydra.run.dir=<tmp>`` would."""
     out = tmp_path_factory.mktemp("run")
-    cmd = [
-        sys.executable,
-        "tools/train.py",
+    overrides = [
         "model=enhancenet_e",
         "trainer=debug",
         "logger=none",
@@ -38,10 +39,11 @@ def ckpt(tmp_path_factory) -> Path:
         "model.num_blocks=2",
         "model.num_filters=8",
         "test=false",
-        f"hydra.run.dir={out}",
     ]
-    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = compose_cfg(overrides, out)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    load_train_module().train(cfg)
     path = out / "checkpoints" / "last.ckpt"
     assert path.is_file()
     return path

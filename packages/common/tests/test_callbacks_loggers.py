@@ -18,7 +18,7 @@ def test_rng_state_roundtrip_through_weights_only_checkpoint(tmp_path):
     torch.save(cb.state_dict(), tmp_path / "rng.pt")
     expected = _draw()
     _draw()
-    cb.load_state_dict(torch.load(tmp_path / "rng.pt", weights_only=True))
+    cb.apply(torch.load(tmp_path / "rng.pt", weights_only=True))
     assert _draw() == expected
 
 

@@ -108,7 +108,7 @@ def test_labelled_images(labelled_folder):
 
 
 def test_evaluate_recognition_smoke_and_identity(labelled_folder, resnet):
-    data = LabelledImages(labelled_folder, size=64)
+    data = LabelledImages(labelled_folder, size=32)
     hr_of = {}  # LR bytes -> HR: an "upscaler" that returns the original image exactly
     for item in data:
         hr_of[bicubic_downsample(item["hr"][None], 4).numpy().tobytes()] = item["hr"]
@@ -117,7 +117,7 @@ def test_evaluate_recognition_smoke_and_identity(labelled_folder, resnet):
         return torch.stack([hr_of[x[None].numpy().tobytes()] for x in lr])
 
     fns = {"bicubic": lambda lr: bicubic_upsample(lr, 4), "oracle": identity_of_hr}
-    out = evaluate_recognition(fns, labelled_folder, resnet, scale=4, size=64, batch_size=2)
+    out = evaluate_recognition(fns, labelled_folder, resnet, scale=4, size=32, batch_size=2)
     assert set(out) == {"bicubic", "oracle", "baseline"}
     for scores in out.values():
         assert set(scores) == {"top1_error", "top5_error", "confidence", "n"}
@@ -126,7 +126,7 @@ def test_evaluate_recognition_smoke_and_identity(labelled_folder, resnet):
         assert math.isnan(scores["confidence"]) or 0 < scores["confidence"] <= 1
     assert out["oracle"] == pytest.approx(out["baseline"], nan_ok=True)
 
-    single = evaluate_recognition(lambda lr: bicubic_upsample(lr, 4), labelled_folder, resnet, size=64, batch_size=3)
+    single = evaluate_recognition(lambda lr: bicubic_upsample(lr, 4), labelled_folder, resnet, size=32, batch_size=3)
     assert set(single) == {"sr", "baseline"}
     assert single["sr"] == pytest.approx(out["bicubic"], nan_ok=True)
 

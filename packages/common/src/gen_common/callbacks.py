@@ -86,12 +86,24 @@ class RNGStateCallback(pl.Callback):
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        random.setstate(state_dict["python"])
-        keys = state_dict["numpy_keys"].numpy().astype(np.uint32)
-        np.random.set_state(("MT19937", keys, state_dict["numpy_pos"], 0, 0.0))  # noqa: NPY002
-        torch.set_rng_state(state_dict["torch"])
-        if "cuda" in state_dict and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state_dict["cuda"])
+        # Applied at on_train_start, not now: Lightning's dataloader set-up draws from the RNG between the
+        # restore and the first batch, which the uninterrupted run did not do at this point.
+        self._pending = state_dict
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        state, self._pending = getattr(self, "_pending", None), None
+        if state is not None:
+            self.apply(state)
+
+    @staticmethod
+    def apply(state: dict) -> None:
+        """Set the Python, NumPy and torch RNGs to a state from :meth:`state_dict`."""
+        random.setstate(state["python"])
+        keys = state["numpy_keys"].numpy().astype(np.uint32)
+        np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))  # noqa: NPY002
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class ChannelsLast(pl.Callback):

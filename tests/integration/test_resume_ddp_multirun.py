@@ -1,0 +1,73 @@
+"""Resume restores everything training depends on; multirun sweeps share a W&B group; DDP on 2 CPU processes."""
+
+import os
+import subprocess
+import sys
+
+import torch
+from harness import ROOT, TINY
+
+# Two steps per epoch so the interruption falls on an epoch boundary, where Lightning restarts the data
+# iterator; validation (and the checkpoint) every 2 steps.
+RESUME = [
+    "model=enhancenet_eat",
+    *TINY,
+    "logger=none",
+    "test=false",
+    "data.samples_per_epoch=4",
+    "trainer.val_check_interval=2",
+]
+
+
+def _state(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_resume_continues_exactly(run_train, tmp_path):
+    run_train([*RESUME, "trainer.max_steps=4"], tmp_path / "straight")
+    run_train([*RESUME, "trainer.max_steps=2"], tmp_path / "first")
+    first = _state(tmp_path / "first" / "checkpoints" / "last.ckpt")
+    assert first["global_step"] == 2
+    resumed_from = str(tmp_path / "first" / "checkpoints" / "last.ckpt")
+    run_train([*RESUME, "trainer.max_steps=4", f"ckpt_path={resumed_from}"], tmp_path / "resumed")
+
+    straight = _state(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = _state(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert resumed["global_step"] == straight["global_step"] == 4
+    for key in ("d_steps", "acc_real", "acc_fake"):  # discriminator-gate state continued
+        assert torch.equal(resumed["state_dict"][key], straight["state_dict"][key]), key
+    # Same weights and optimiser moments as the uninterrupted run: optimisers, RNG and data order restored.
+    for name, value in straight["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][name], value, msg=name)
+    s_adam = straight["optimizer_states"][0]["state"]
+    r_adam = resumed["optimizer_states"][0]["state"]
+    for idx in s_adam:
+        torch.testing.assert_close(r_adam[idx]["exp_avg"], s_adam[idx]["exp_avg"])
+
+
+def _cli(args, tmp_path, **kw):
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1", "PROJECT_ROOT": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "tools/train.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, **kw
+    )
+
+
+def test_multirun_sweep_shares_a_wandb_group(tmp_path):
+    proc = _cli(["-m", "model=enhancenet_e,enhancenet_p", "seed=0", *TINY, "test=false"], tmp_path, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = sorted(tmp_path.glob("logs/train/multiruns/*/*/wandb/offline-run-*/run-*.wandb"))
+    assert len(runs) == 2, runs
+    sweep = runs[0].parents[3]
+    group = f"{sweep.parent.name}-{sweep.name}".encode()
+    assert all(group in r.read_bytes() for r in runs)  # the group is recorded in each run's log
+
+
+def test_ddp_two_cpu_processes(tmp_path):
+    args = ["model=enhancenet_e", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *TINY[1:]]
+    args += ["trainer.max_steps=2", "trainer.val_check_interval=2", "logger=csv"]
+    args += ["test=false", f"hydra.run.dir={tmp_path / 'ddp'}"]
+    proc = _cli(args, tmp_path, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in proc.stderr + proc.stdout
+    ckpt = _state(tmp_path / "ddp" / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 2
