@@ -66,11 +66,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="blocks per loop, interleaved Lightning/plain")
     p.add_argument("--infer-sizes", default="32,128", help="LR sides for the inference benchmark")
     p.add_argument("--infer-batch", type=int, default=2, help="LR images per inference call")
-    p.add_argument("--infer-repeats", type=int, default=2, help="timed calls per inference path and size")
+    p.add_argument("--infer-repeats", type=int, default=4, help="timed calls per inference path and size")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads; 0 = all cores")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name in ("batch_size", "steps", "repeats", "infer_batch", "infer_repeats"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.warmup < 0 or args.threads < 0:
+        p.error("--warmup and --threads must be >= 0")
+    return args
 
 
 def model_hparams(model: str) -> dict:
@@ -89,7 +95,8 @@ def sync(device: torch.device) -> None:
 
 def autocast(device: torch.device, precision: str):
     if precision == "bf16-mixed":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        # cache_enabled=False as Lightning: D is used again after its update within the same step
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()
 
 
@@ -109,8 +116,9 @@ def bench_inference(module: EnhanceNet, plain: EnhanceNetGenerator, args, device
             tol = 0.0 if device.type == "cpu" and args.precision == "32-true" else 1e-2  # GPU kernels may vary
             if diff > tol:
                 raise AssertionError(f"LightningModule.forward differs from the plain generator by {diff}")
-            for _ in range(args.infer_repeats):
-                for name, f in paths.items():  # interleaved: plain, lightning, plain, ...
+            for rep in range(args.infer_repeats):
+                order = list(paths.items()) if rep % 2 == 0 else list(paths.items())[::-1]
+                for name, f in order:  # interleaved, first one alternating (ABBA): no order bias
                     sync(device)
                     t0 = time.perf_counter()
                     f(lr)
