@@ -71,3 +71,19 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in proc.stderr + proc.stdout
     ckpt = _state(tmp_path / "ddp" / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] == 2
+
+
+def test_missing_vgg_weights_stop_the_run_at_start_up(tmp_path):
+    # Really offline: an empty torch cache and HTTPS sent to a closed local port.
+    env = {
+        "TORCH_HOME": str(tmp_path / "torch"),
+        "https_proxy": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
+    args = ["model=enhancenet_pat", "trainer=debug", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = subprocess.run(
+        [sys.executable, "tools/train.py", *args], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True
+    )
+    assert proc.returncode != 0
+    assert "vgg19 ImageNet weights are needed" in proc.stderr and "model.vgg_weights=random" in proc.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()  # nothing was trained

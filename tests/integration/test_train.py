@@ -23,6 +23,8 @@ def test_variant_trains_checkpoints_and_logs_grids(model, run_train):
     media = list((out / "wandb").glob("offline-run-*/files/media/images/**/*.png"))
     names = {p.parent.name + "/" + p.name.split("_")[0] for p in media}
     assert {"train/samples", "val/samples"} <= names, names
+    (run_log,) = out.glob("wandb/offline-run-*/run-*.wandb")
+    assert b'"texture_patch_size"' in run_log.read_bytes()  # the resolved config is the run's config
 
 
 def test_csv_logger_writes_metrics_and_grids(run_train):
