@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from harness import ROOT, TINY
 
@@ -62,8 +63,9 @@ def test_multirun_sweep_shares_a_wandb_group(tmp_path):
     assert all(group in r.read_bytes() for r in runs)  # the group is recorded in each run's log
 
 
-def test_ddp_two_cpu_processes(tmp_path):
-    args = ["model=enhancenet_e", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *TINY[1:]]
+@pytest.mark.parametrize("model", ["enhancenet_e", "enhancenet_pa"])  # pa: the gated D under DDP too
+def test_ddp_two_cpu_processes(model, tmp_path):
+    args = [f"model={model}", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *TINY[1:]]
     args += ["trainer.max_steps=2", "trainer.val_check_interval=2", "logger=csv"]
     args += ["test=false", f"hydra.run.dir={tmp_path / 'ddp'}"]
     proc = _cli(args, tmp_path, timeout=400)

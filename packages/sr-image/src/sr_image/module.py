@@ -127,7 +127,10 @@ class EnhanceNet(pl.LightningModule):
             self.manual_backward(loss_d)
             self.trainer.strategy.optimizer_step(opt_d.optimizer, do_nothing_closure, model=self)
         self.untoggle_optimizer(opt_d)
-        acc_real, acc_fake = discriminator_accuracy(real_logits.detach(), fake_logits.detach())
+        acc = torch.stack(discriminator_accuracy(real_logits.detach(), fake_logits.detach()))
+        # Accuracy over the global batch: under DDP every rank then takes the same gate decision (a rank that
+        # skipped D's backward while another ran it would stall the gradient all-reduce).
+        acc_real, acc_fake = self.trainer.strategy.reduce(acc, reduce_op="mean")
         self.acc_real.copy_(acc_real)
         self.acc_fake.copy_(acc_fake)
         self.d_steps += train_d.long()
