@@ -31,3 +31,19 @@ def test_csv_logger_writes_metrics_and_grids(run_train):
     _, out = run_train(["model=enhancenet_e", *TINY, "logger=csv"])
     assert list(out.glob("csv/version_0/metrics.csv"))
     assert list(out.glob("csv/version_0/samples/val_samples_*.png"))
+
+
+def test_gpu_trainer_config_bf16_channels_last_on_cpu(run_train):
+    # trainer=gpu is bf16-mixed + channels_last; everything but the device can be checked here.
+    overrides = [o for o in TINY if o != "trainer=debug"]
+    overrides += ["model=enhancenet_pat", "trainer=gpu", "trainer.accelerator=cpu", "trainer.max_steps=2"]
+    overrides += ["trainer.val_check_interval=2", "+trainer.limit_val_batches=1", "logger=none", "test=false"]
+    metrics, out = run_train(overrides)
+    assert torch.isfinite(torch.tensor(metrics["train/loss"])) and metrics["val/psnr_y"] > 0
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
+
+
+@pytest.mark.slow
+def test_torch_compile_option(run_train):
+    metrics, _ = run_train(["model=enhancenet_pa", *TINY, "model.compile=true", "logger=none", "test=false"])
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))

@@ -39,3 +39,15 @@ def test_wandb_is_offline_without_key(monkeypatch, tmp_path):
     assert wandb_mode("auto") == "offline"
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert wandb_mode("auto") == "disabled"
+
+
+def test_channels_last_callback_converts_conv_weights():
+    import lightning.pytorch as pl
+
+    from gen_common.callbacks import ChannelsLast
+
+    module = pl.LightningModule()
+    module.conv = torch.nn.Conv2d(3, 8, 3)
+    ChannelsLast().setup(None, module, "fit")
+    assert module.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not module.conv.weight.is_contiguous()
