@@ -38,7 +38,7 @@ def load_train_module():
 
 def compose_cfg(overrides: list[str], output_dir: Path | None = None):
     """The config tools/train.py would see; ``${hydra:...}`` resolves as in a real run."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(globals()["CONF"]), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     if output_dir is not None:
         with open_dict(cfg):

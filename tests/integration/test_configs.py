@@ -1,8 +1,11 @@
 """Every config composes; each model option picks its dataset; overrides win."""
 
+import shutil
+
+import harness
 import hydra
 import pytest
-from harness import MODELS, compose_cfg
+from harness import CONF, MODELS, compose_cfg
 
 from sr_image.data import SRDataModule
 from sr_image.module import EnhanceNet
@@ -30,6 +33,16 @@ def test_model_picks_its_dataset_and_instantiates(model):
     assert hp.adversarial_weight == (2.0 if letters == "pat" else 1.0 if "a" in letters else 0.0)  # Table 2.2
 
 
+def test_model_option_sets_the_dataset(tmp_path, monkeypatch):
+    # A train.yaml whose default dataset is another one: the model option must still pick the embedded images.
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "train.yaml").write_text((CONF / "train.yaml").read_text().replace("data: embedded_images", "data: mscoco"))
+    monkeypatch.setattr(harness, "CONF", conf)
+    assert compose_cfg(["model=enhancenet_e"]).data.preprocess == "none"
+    assert compose_cfg(["model=enhancenet_e", "data=mscoco"]).data.preprocess == "mscoco"
+
+
 def test_data_override_wins():
     cfg = compose_cfg(["model=enhancenet_e", "data=image_folder", "data.root=/some/where"])
     assert cfg.data.root == "/some/where"
@@ -44,6 +57,8 @@ def test_trainer_logger_and_launcher_options():
     assert not compose_cfg(["logger=none"]).logger
     slurm = compose_cfg(["hydra/launcher=slurm"])
     assert slurm.hydra.launcher._target_.endswith("SlurmLauncher")
+    ddp = compose_cfg(["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"])
+    assert (ddp.hydra.launcher.tasks_per_node, ddp.hydra.launcher.nodes) == (4, 2)  # one task per device
 
 
 def test_experiment_config():

@@ -75,7 +75,7 @@ def skimage_bicubic_psnr(folder: Path, scale: int) -> float:
         hr8 = hr8[:h, :w]
         hr = torch.from_numpy(hr8.astype(np.float32) / 255).permute(2, 0, 1)[None]
         lr = F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=True).clamp(0, 1)
-        up = F.interpolate(lr, scale_factor=scale, mode="bicubic").clamp(0, 1)
+        up = F.interpolate(lr, scale_factor=scale, mode="bicubic", antialias=True).clamp(0, 1)
         up8 = up[0].permute(1, 2, 0).mul(255).round().byte().numpy()
         c = slice(scale, -scale)
         y_hr, y_up = rgb2ycbcr(hr8)[c, c, 0], rgb2ycbcr(up8)[c, c, 0]

@@ -33,12 +33,34 @@ def test_bicubic_downsample_rejects_non_multiple():
     assert crop_to_multiple(torch.rand(3, 10, 13), 4).shape == (3, 8, 12)
 
 
-def test_random_crops_are_aligned():
+def test_random_crops_match_the_whole_downsampled_image():
     images = HRImages(None, "train", min_size=128)
-    ds = RandomCropDataset(images, scale=4, lr_patch_size=32, length=5)
-    item = ds[2]
-    assert item["lr"].shape == (3, 32, 32) and item["hr"].shape == (3, 128, 128)
-    torch.testing.assert_close(item["lr"], bicubic_downsample(item["hr"], 4))
+    ds = RandomCropDataset(images, scale=4, lr_patch_size=32, length=20)
+    for i in (0, 2, 9):
+        torch.manual_seed(i)
+        item = ds[i]
+        assert item["lr"].shape == (3, 32, 32) and item["hr"].shape == (3, 128, 128)
+        whole_hr = crop_to_multiple(images[i % len(images)], 4)
+        whole_lr = bicubic_downsample(whole_hr, 4)  # Sec. 2.5.8: downsample, then crop
+        hits = [
+            (t, c)
+            for t in range(whole_lr.shape[-2] - 31)
+            for c in range(whole_lr.shape[-1] - 31)
+            if torch.equal(whole_hr[:, 4 * t : 4 * t + 128, 4 * c : 4 * c + 128], item["hr"])
+        ]
+        (t, c) = hits[0]
+        torch.testing.assert_close(item["lr"], whole_lr[:, t : t + 32, c : c + 32], atol=1e-6, rtol=0)
+
+
+def test_truncated_training_image_is_replaced(tmp_path, caplog):
+    _write(tmp_path / "good.png", skimage.data.coffee())
+    _write(tmp_path / "cut.png", skimage.data.astronaut())
+    data = (tmp_path / "cut.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])  # header intact, pixels missing
+    ds = RandomCropDataset(HRImages(tmp_path, "train", min_size=64), scale=4, lr_patch_size=16, length=4)
+    with caplog.at_level(logging.WARNING):
+        shapes = {tuple(ds[i]["hr"].shape) for i in range(4)}
+    assert shapes == {(3, 64, 64)} and "cut.png" in caplog.text
 
 
 def _write(path, arr):
@@ -68,6 +90,7 @@ def test_folder_with_no_usable_image(tmp_path):
 def test_mscoco_preprocessing(tmp_path):
     _write(tmp_path / "wide.png", np.zeros((400, 600, 3), np.uint8))  # short side 400 >= 384: kept
     _write(tmp_path / "short.png", np.zeros((300, 600, 3), np.uint8))  # short side < 384: dropped
+    _write(tmp_path / "grey.png", np.zeros((400, 600), np.uint8))  # not a colour image: dropped
     images = HRImages(tmp_path, "train", min_size=128, preprocess="mscoco")
     assert images.names == ["wide.png"] and images[0].shape == (3, 256, 256)
     grad = torch.linspace(0, 1, 600).expand(3, 400, 600)

@@ -54,10 +54,11 @@ def test_texture_loss_uses_patch_size_per_layer_stride():
 
 def test_pixel_and_perceptual_losses_closed_form():
     a, b = torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)
-    assert pixel_loss(a, b) == pytest.approx(0.25)  # Eq. 2.4: mean of squares
+    assert pixel_loss(a, b) == pytest.approx(3 * 0.25)  # Eq. 2.4: |RGB difference|² = 3·0.25 at every pixel
     fa = {"pool2": torch.zeros(1, 2, 2, 2), "pool5": torch.zeros(1, 2, 1, 1)}
     fb = {"pool2": torch.ones(1, 2, 2, 2), "pool5": torch.full((1, 2, 1, 1), 2.0)}
-    assert perceptual_loss(fa, fb, {"pool2": 0.2, "pool5": 0.02}) == pytest.approx(0.2 * 1 + 0.02 * 4)
+    # two channels per position: |φ difference|² = 2·1 for pool2 and 2·4 for pool5
+    assert perceptual_loss(fa, fb, {"pool2": 0.2, "pool5": 0.02}) == pytest.approx(0.2 * 2 + 0.02 * 8)
 
 
 def test_adversarial_losses_match_eq_2_7_and_2_8():

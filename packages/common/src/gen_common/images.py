@@ -62,14 +62,15 @@ def read_image(path: str | Path) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
-    """(height, width) from the file header, without decoding the pixels."""
+def image_header(path: str | Path) -> tuple[int, int, bool]:
+    """(height, width, is_colour) from the file header, without decoding the pixels."""
     try:
         with Image.open(path) as img:
             w, h = img.size
+            colour = img.mode not in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ImageReadError(f"cannot decode image {path}: {err}. Remove or replace the file.") from err
-    return h, w
+    return h, w, colour
 
 
 def save_image(img: Tensor, path: str | Path) -> None:

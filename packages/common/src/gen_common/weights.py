@@ -35,6 +35,9 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Callable[[], object], str]]
 
 
 DOWNLOAD_TIMEOUT_S = 30.0
+# Input normalisation of torchvision's ImageNet models (RGB in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class WeightsUnavailableError(RuntimeError):

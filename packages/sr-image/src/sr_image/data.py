@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from gen_common.embedded import embedded_images
-from gen_common.images import ImageReadError, image_size, list_image_files, read_image
+from gen_common.images import ImageReadError, image_header, list_image_files, read_image
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +70,19 @@ class HRImages:
         self.names: list[str] = []
         self._tensors: list[Tensor] = []
         self._files: list[Path] = []
-        sizes: list[tuple[int, int]] = []
+        sizes: list[tuple[int, int, bool]] = []  # (height, width, is_colour)
         if root is None:
             for name, img in embedded_images(split):
                 self.names.append(name)
                 self._tensors.append(img)
-                sizes.append(tuple(img.shape[-2:]))
+                sizes.append((*img.shape[-2:], True))
             source = f"embedded {split} images"
         else:
             source = str(root)
             bad = []
             for path in list_image_files(root):
                 try:
-                    sizes.append(image_size(path))
+                    sizes.append(image_header(path))
                 except ImageReadError:
                     bad.append(path.name)
                     continue
@@ -93,7 +93,7 @@ class HRImages:
         keep = [i for i, hw in enumerate(sizes) if self._usable(hw, min_size)]
         if len(keep) < len(sizes):
             log.warning(
-                "skipped %d of %d image(s) in %s smaller than %d px (or, for mscoco, short side < %d)",
+                "skipped %d of %d image(s) in %s smaller than %d px (for mscoco also: grey, or short side < %d)",
                 len(sizes) - len(keep), len(sizes), source, min_size, MSCOCO_MIN_SIDE,
             )  # fmt: skip
         if not keep:
@@ -105,10 +105,11 @@ class HRImages:
         self._tensors = [self._tensors[i] for i in keep] if self._tensors else []
         self._files = [self._files[i] for i in keep] if self._files else []
 
-    def _usable(self, hw: tuple[int, int], min_size: int) -> bool:
-        if self.preprocess == "mscoco":
-            return min(hw) >= MSCOCO_MIN_SIDE and MSCOCO_SIZE >= min_size
-        return min(hw) >= min_size
+    def _usable(self, header: tuple[int, int, bool], min_size: int) -> bool:
+        h, w, colour = header
+        if self.preprocess == "mscoco":  # Sec. 2.5.8: colour images with short side >= 384
+            return colour and min(h, w) >= MSCOCO_MIN_SIDE and MSCOCO_SIZE >= min_size
+        return min(h, w) >= min_size
 
     def __len__(self) -> int:
         return len(self.names)
@@ -119,24 +120,49 @@ class HRImages:
 
 
 class RandomCropDataset(Dataset):
-    """Random aligned crops: an HR patch of ``lr_patch_size·scale`` px and its bicubic-downsampled LR.
+    """Random aligned crops: an HR patch of ``lr_patch_size·scale`` px and the matching LR patch.
 
-    ``length`` crops make an epoch; crop ``i`` comes from image ``i % len(images)`` at a random position.
+    The LR patch is the crop of the *whole* downsampled image (Sec. 2.5.8 downsamples, then crops), computed
+    from the HR window plus the bicubic kernel's support: crops sit on the LR grid and carry
+    ``LR_CONTEXT`` LR pixels of context, so the LR border pixels equal those of ``d_α`` applied to the full image.
+    ``length`` crops make an epoch; crop ``i`` comes from image ``i % len(images)`` at a random position. An image
+    that fails to decode (a truncated file whose header was fine) is named once in a warning and replaced.
     """
 
+    LR_CONTEXT = 2  # antialiased bicubic support: 2 LR pixels (2·scale HR pixels) each side
+
     def __init__(self, images: HRImages, scale: int, lr_patch_size: int = 32, length: int = 1000) -> None:
-        self.images, self.scale, self.hr_size, self.length = images, scale, lr_patch_size * scale, length
+        self.images, self.scale, self.lr_size, self.length = images, scale, lr_patch_size, length
+        self._bad: set[int] = set()
 
     def __len__(self) -> int:
         return self.length
 
+    def _image(self, i: int) -> Tensor:
+        n = len(self.images)
+        for k in range(n):
+            idx = (i + k) % n
+            if idx in self._bad:
+                continue
+            try:
+                return self.images[idx]
+            except ImageReadError as err:
+                self._bad.add(idx)
+                log.warning("skipping an unreadable training image: %s", err)
+        raise ValueError("no training image can be decoded; check the files named in the warnings above")
+
     def __getitem__(self, i: int) -> dict[str, Tensor]:
-        img = self.images[i % len(self.images)]
-        h, w = img.shape[-2:]
-        top = int(torch.randint(0, h - self.hr_size + 1, ()))
-        left = int(torch.randint(0, w - self.hr_size + 1, ()))
-        hr = img[:, top : top + self.hr_size, left : left + self.hr_size].contiguous()
-        return {"lr": bicubic_downsample(hr, self.scale), "hr": hr}
+        s, p, c = self.scale, self.lr_size, self.LR_CONTEXT
+        img = crop_to_multiple(self._image(i), s)
+        lr_h, lr_w = img.shape[-2] // s, img.shape[-1] // s
+        top = int(torch.randint(0, lr_h - p + 1, ()))  # LR-grid position of the crop
+        left = int(torch.randint(0, lr_w - p + 1, ()))
+        t0, l0 = max(top - c, 0), max(left - c, 0)
+        t1, l1 = min(top + p + c, lr_h), min(left + p + c, lr_w)
+        lr = bicubic_downsample(img[:, t0 * s : t1 * s, l0 * s : l1 * s], s)
+        lr = lr[:, top - t0 : top - t0 + p, left - l0 : left - l0 + p].contiguous()
+        hr = img[:, top * s : (top + p) * s, left * s : (left + p) * s].contiguous()
+        return {"lr": lr, "hr": hr}
 
 
 class FullImageDataset(Dataset):
@@ -195,7 +221,8 @@ class SRDataModule(pl.LightningDataModule):
             shuffle=True,
             drop_last=True,
             num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
+            # fresh workers each epoch: their seeds come from the main RNG, which a checkpoint restores
+            persistent_workers=False,
         )
 
     def val_dataloader(self) -> DataLoader:

@@ -1,12 +1,14 @@
 """EnhanceNet losses (thesis Sec. 2.4.2): one function per equation, plus the VGG-19 feature extractor.
 
-Norm convention: ``||·||²`` is the *mean* of squared entries, as Eq. 2.4 defines it, for every loss. With
-that, the Table 2.2 weights multiply:
+Norm convention: ``||I||²`` is Eq. 2.4's ``1/(HW) Σ_{H,W} |I_{H,W}|²``: the mean over positions of the squared
+norm of each position's vector (colour or feature channels summed). With that, the Table 2.2 weights multiply:
 
-* L_P: mean squared difference of VGG-19 pool2 / pool5 activations.
+* L_E: per-pixel squared RGB error summed over channels, averaged over pixels (and the batch).
+* L_P: the same for VGG-19 pool2 / pool5 activation vectors.
 * L_T: the Gram matrix of Eq. 2.6 *unnormalised* (``G = F Fᵀ``, a sum over the patch's positions), computed
-  per non-overlapping 16x16-pixel patch; the loss is the mean over patches and Gram entries. A patch covers
-  the same image region at every layer (16, 8 and 4 positions wide at conv1_1, conv2_1, conv3_1).
+  per non-overlapping 16x16-pixel patch; a Gram matrix's "positions" are its n x n entries, so the loss is the
+  mean over patches and entries. A patch covers the same image region at every layer (16, 8 and 4 positions wide
+  at conv1_1, conv2_1, conv3_1).
 * VGG activations are divided by the mean activation of the HR image's features at that layer (detached)
   before L_P and L_T: the arXiv version (Sec. 5.3) normalises activations to mean one, and training
   re-implementations report the adversarial variants unstable without it. ``normalize=False`` disables it.
@@ -16,14 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gen_common.weights import resolve_weights
+from gen_common.weights import IMAGENET_MEAN, IMAGENET_STD, resolve_weights
 
 # Indices into torchvision's vgg19().features. "convX_1" is the activation after its ReLU, as in the VGG-19
 # the thesis used (Machrisaa's tensorflow-vgg, whose conv layers include the ReLU).
 VGG19_LAYERS = {"conv1_1": 1, "conv2_1": 6, "conv3_1": 11, "pool2": 9, "pool5": 36}
 VGG19_STRIDES = {"conv1_1": 1, "conv2_1": 2, "conv3_1": 4, "pool2": 4, "pool5": 32}
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VGGFeatures(nn.Module):
@@ -43,8 +43,8 @@ class VGGFeatures(nn.Module):
         last = max(VGG19_LAYERS[name] for name in layers)
         vgg = resolve_weights("vgg19", weights, option="model.vgg_weights")
         self.body = vgg.features[: last + 1]
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.requires_grad_(False).eval()
 
     def train(self, mode: bool = True) -> "VGGFeatures":
@@ -66,19 +66,24 @@ def normalize_features(est: Tensor, hr: Tensor, eps: float = 1e-6) -> tuple[Tens
     return est / scale, hr / scale
 
 
+def squared_norm(diff: Tensor) -> Tensor:
+    """``||·||²`` of Eq. 2.4 for (N, C, H, W): channels summed, mean over positions and the batch."""
+    return diff.pow(2).sum(dim=1).mean()
+
+
 def pixel_loss(est: Tensor, hr: Tensor) -> Tensor:
-    """L_E, Eq. 2.4: mean over pixels and channels of the squared error. Images (N, 3, H, W)."""
-    return F.mse_loss(est, hr)
+    """L_E, Eq. 2.4: per-pixel squared RGB error (channels summed), mean over pixels. Images (N, 3, H, W)."""
+    return squared_norm(est - hr)
 
 
 def perceptual_loss(est_feats: dict[str, Tensor], hr_feats: dict[str, Tensor], weights: dict[str, float]) -> Tensor:
-    """L_P, Eq. 2.5: weighted sum over layers of the mean squared feature difference.
+    """L_P, Eq. 2.5: weighted sum over layers of ``||φ(I_est) − φ(I_HR)||²`` (Eq. 2.4's norm, channels summed).
 
     Args:
         est_feats, hr_feats: layer name -> (N, C, h, w) activations.
         weights: layer name -> weight (Table 2.2: pool2 2e-1, pool5 2e-2).
     """
-    return sum(w * F.mse_loss(est_feats[name], hr_feats[name]) for name, w in weights.items())
+    return sum(w * squared_norm(est_feats[name] - hr_feats[name]) for name, w in weights.items())
 
 
 def patch_gram(feat: Tensor, patch: int) -> Tensor:

@@ -11,13 +11,18 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from gen_common.color import rgb_to_y
 from gen_common.images import list_image_files, read_image
-from gen_common.weights import resolve_weights
+from gen_common.weights import IMAGENET_MEAN, IMAGENET_STD, resolve_weights
 from sr_image.data import bicubic_downsample
 
 
+def _quantise(img: Tensor) -> Tensor:
+    """Round to 8 bits, as a saved result would be."""
+    return img.clamp(0, 1).mul(255).round().div(255)
+
+
 def _y_8bit(img: Tensor, crop: int) -> Tensor:
-    """Quantise to 8 bits (as saved results are), take BT.601 Y on the [0, 255] scale, crop the border."""
-    img = img.clamp(0, 1).mul(255).round().div(255)
+    """Quantise to 8 bits, take BT.601 Y on the [0, 255] scale, crop the border."""
+    img = _quantise(img)
     y = rgb_to_y(img.double())
     return y[..., crop : y.shape[-2] - crop, crop : y.shape[-1] - crop] if crop else y
 
@@ -52,8 +57,6 @@ def ssim_y(est: Tensor, hr: Tensor, crop: int = 0) -> Tensor:
 
 
 # ---- object recognition (Sec. 2.5.5, Table 2.5) ---------------------------------------------------------------
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ResNet-50 input normalisation
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def recognition_scores(logits: Tensor, labels: Tensor) -> dict[str, float]:
@@ -139,10 +142,6 @@ class LabelledImages(Dataset):
         path, label = self.items[i]
         img = F.interpolate(read_image(path)[None], size=(self.size, self.size), mode="bicubic", antialias=True)
         return {"hr": _quantise(img[0]), "label": label}
-
-
-def _quantise(img: Tensor) -> Tensor:
-    return img.clamp(0, 1).mul(255).round().div(255)
 
 
 @torch.inference_mode()

@@ -73,6 +73,17 @@ class EnhanceNet(pl.LightningModule):
             {k: MeanMetric() for k in ("psnr_y", "ssim_y", "psnr_y_bicubic", "ssim_y_bicubic")}
         )
 
+    # The frozen VGG-19 stays out of checkpoints (76 MB of weights the config already names); on load it is taken
+    # from the configured ``vgg_weights``, so resuming never swaps the loss network silently.
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith("vgg.")]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self.vgg is not None:
+            checkpoint["state_dict"].update({f"vgg.{k}": v for k, v in self.vgg.state_dict().items()})
+
     def configure_model(self) -> None:
         if self.hparams.compile:
             self.generator.compile()
@@ -119,10 +130,13 @@ class EnhanceNet(pl.LightningModule):
         """One gated D update on real ``hr`` and detached generated ``est``; returns logging values."""
         opt_d = self.optimizers()[1]
         train_d = discriminator_gate(self.acc_real, self.acc_fake, self.hparams.gate_threshold)
+        # The one host sync per step (on the previous batch's statistics): skipping D's update is the gate's point.
+        train_d = bool(train_d)
         self.toggle_optimizer(opt_d)
-        real_logits, fake_logits = self.discriminator(hr), self.discriminator(est)
-        loss_d = discriminator_loss(real_logits, fake_logits)
-        if train_d:  # the one host sync per step: skipping D's update is the point of the gate
+        with torch.set_grad_enabled(train_d):  # no graph when D does not train
+            real_logits, fake_logits = self.discriminator(hr), self.discriminator(est)
+            loss_d = discriminator_loss(real_logits, fake_logits)
+        if train_d:
             opt_d.zero_grad()
             self.manual_backward(loss_d)
             self.trainer.strategy.optimizer_step(opt_d.optimizer, do_nothing_closure, model=self)
@@ -133,12 +147,12 @@ class EnhanceNet(pl.LightningModule):
         acc_real, acc_fake = self.trainer.strategy.reduce(acc, reduce_op="mean")
         self.acc_real.copy_(acc_real)
         self.acc_fake.copy_(acc_fake)
-        self.d_steps += train_d.long()
+        self.d_steps += int(train_d)
         return {
             "loss_d": loss_d.detach(),
             "d_acc_real": acc_real,
             "d_acc_fake": acc_fake,
-            "d_trained": train_d,
+            "d_trained": torch.tensor(float(train_d)),
         }
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
