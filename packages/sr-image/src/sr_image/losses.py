@@ -10,7 +10,8 @@ norm of each position's vector (colour or feature channels summed). With that, t
   mean over patches and entries. A patch covers the same image region at every layer (16, 8 and 4 positions wide
   at conv1_1, conv2_1, conv3_1).
 * VGG activations are divided by the mean activation of the HR image's features at that layer (detached)
-  before L_P and L_T: the arXiv version (Sec. 5.3) normalises activations to mean one, and training
+  before L_P and L_T: a training re-implementation quotes the paper's arXiv supplement for normalising
+  activations to mean one (the thesis text does not mention it), and training
   re-implementations report the adversarial variants unstable without it. ``normalize=False`` disables it.
 """
 
