@@ -38,9 +38,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path=None, verbose=True)
         metrics |= {k: float(v) for k, v in trainer.callback_metrics.items()}
-    ckpt = trainer.checkpoint_callback
-    if ckpt is not None and ckpt.last_model_path:
-        log.info("last checkpoint: %s", ckpt.last_model_path)
+    for cb in trainer.checkpoint_callbacks:
+        if getattr(cb, "best_model_path", None):
+            log.info("checkpoint (%s): %s", cb.monitor or "latest", cb.best_model_path)
     for lg in loggers:
         if hasattr(lg, "experiment") and hasattr(lg.experiment, "finish"):
             lg.experiment.finish()

@@ -47,3 +47,18 @@ def test_gpu_trainer_config_bf16_channels_last_on_cpu(run_train):
 def test_torch_compile_option(run_train):
     metrics, _ = run_train(["model=enhancenet_pa", *TINY, "model.compile=true", "logger=none", "test=false"])
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
+def test_last_checkpoint_is_the_latest_state_even_without_improvement(run_train):
+    # val/psnr_y rarely improves in 4 tiny steps; last.ckpt must still follow the latest validation.
+    _, out = run_train(
+        [
+            "model=enhancenet_e",
+            *TINY,
+            "logger=none",
+            "test=false",
+            "trainer.max_steps=4",
+            "trainer.val_check_interval=1",
+        ]
+    )
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
