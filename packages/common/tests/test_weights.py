@@ -1,10 +1,15 @@
-"""The weights resolver: explicit random mode, local files, and the offline error with its three fixes."""
+"""The weights resolver: explicit random mode, local files, the cache, and the offline error with its three fixes."""
 
 import pytest
 import torch
 import torchvision
 
-from gen_common.weights import WeightsUnavailableError, resolve_weights
+from gen_common.weights import (
+    WeightsUnavailableError,
+    cached_weights_path,
+    known_networks,
+    resolve_weights,
+)
 
 
 def test_random_is_frozen_and_eval():
@@ -27,20 +32,45 @@ def test_bad_local_files(tmp_path):
     torch.save({"foo": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(WeightsUnavailableError, match="not a torchvision resnet50"):
         resolve_weights("resnet50", str(tmp_path / "other.pth"))
+    with pytest.raises(WeightsUnavailableError, match="not a torch-fidelity inception_v3_fid"):
+        resolve_weights("inception_v3_fid", str(tmp_path / "other.pth"))
 
 
-def test_offline_without_cache_fails_with_three_fixes(tmp_path, monkeypatch):
-    # Offline for real: an empty torch cache and every HTTPS request sent to a closed local port.
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+@pytest.mark.parametrize("name", ["vgg19", "inception_v3_fid"])
+def test_offline_without_cache_fails_with_three_fixes(name, offline):
     with pytest.raises(WeightsUnavailableError) as err:
-        resolve_weights("vgg19", "imagenet", option="model.vgg_weights")
+        resolve_weights(name, "imagenet", option="model.vgg_weights")
     msg = str(err.value)
-    assert "vgg19" in msg and "make weights" in msg and "model.vgg_weights=/path/to" in msg
-    assert "model.vgg_weights=random" in msg
+    assert name in msg and "make weights" in msg and "model.vgg_weights=/path/to" in msg
+    assert "model.vgg_weights=random" in msg and str(cached_weights_path(name)) in msg
 
 
 def test_unknown_network():
     with pytest.raises(ValueError, match="unknown network"):
         resolve_weights("alexnet", "random")
+
+
+def test_registry_covers_the_fid_inception(offline):
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    assert known_networks() == ["vgg19", "resnet50", "inception_v3_fid"]
+    # The file torch-fidelity and torchmetrics themselves cache, so one download serves all three.
+    assert cached_weights_path("inception_v3_fid") == offline / "hub" / "checkpoints" / URL_INCEPTION_V3.split("/")[-1]
+
+
+def test_fid_inception_random_local_and_cached(offline):
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    torch.manual_seed(0)
+    net = resolve_weights("inception_v3_fid", "random")  # offline: random mode must not try the network
+    assert isinstance(net, NoTrainInceptionV3) and net.features_list == ["2048"]
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    assert not offline.exists()  # nothing downloaded, nothing cached
+    # The same file as a local path and as the cached "imagenet" weights (offline: read from the cache only).
+    cached = cached_weights_path("inception_v3_fid")
+    cached.parent.mkdir(parents=True)
+    torch.save(net.state_dict(), cached)
+    for spec in (str(cached), "imagenet"):
+        loaded = resolve_weights("inception_v3_fid", spec)
+        torch.testing.assert_close(loaded.state_dict(), net.state_dict(), rtol=0, atol=0)
+        assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())

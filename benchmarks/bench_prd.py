@@ -1,0 +1,105 @@
+"""Speed of the full PRD pipeline (thesis Sec. 5.4), prd_metric versus a plain implementation of it, in one process.
+
+Data: ``--n`` evaluated + ``--n`` reference features of dimension ``--dim`` (default 10,000 + 10,000 x 2048, the
+size of an Inception pool3 evaluation), drawn as ReLU'd Gaussian modes so that they are non-negative and clustered
+like pool3 features: the reference covers 25 modes, the evaluated set 20 of them (a model that dropped modes).
+
+* reference: the thesis's pipeline written plainly, as the published code does it: per run, scikit-learn
+  ``MiniBatchKMeans(n_clusters=20, n_init=10)`` on the union, ``np.histogram`` of each set's labels, Theorem 2 on
+  the 1001-angle grid in numpy; curves averaged over 10 runs; max F_8 / F_1/8.
+* prd_metric: ``prd_from_embeddings`` (batched torch mini-batch k-means) on the CPU and, when CUDA is there, on the
+  GPU (after one untimed warm-up call, synchronised).
+
+Both get the same arrays. Reported: wall seconds, the speed-up ratio, and the F-scores with their difference
+(goal: >= 10x on the CPU, F-scores within 0.02).
+
+    .venv/bin/python benchmarks/bench_prd.py [--n 10000] [--dim 2048] [--runs 10] [--json out.json]
+"""
+
+import argparse
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.cluster import MiniBatchKMeans
+
+from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
+
+
+def make_features(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    modes = rng.normal(scale=1.0, size=(25, dim)).astype(np.float32)
+    ref = modes[rng.integers(0, 25, n)] + rng.normal(scale=1.0, size=(n, dim)).astype(np.float32)
+    ev = modes[rng.integers(0, 20, n)] + rng.normal(scale=1.0, size=(n, dim)).astype(np.float32)
+    return np.maximum(ev, 0), np.maximum(ref, 0)
+
+
+def reference_prd(eval_data, ref_data, num_clusters=20, num_angles=1001, num_runs=10, seed=0):
+    """The thesis's pipeline, plainly: MiniBatchKMeans (n_init=10) per run, histograms, Theorem 2, averaged."""
+    data = np.vstack([eval_data, ref_data])
+    angles = np.linspace(1e-10, np.pi / 2 - 1e-10, num_angles)
+    slopes = np.tan(angles)[:, None]
+    precisions, recalls = [], []
+    for run in range(num_runs):
+        labels = MiniBatchKMeans(n_clusters=num_clusters, n_init=10, random_state=seed + run).fit(data).labels_
+        q = np.histogram(labels[: len(eval_data)], bins=num_clusters, range=(0, num_clusters))[0] / len(eval_data)
+        p = np.histogram(labels[len(eval_data) :], bins=num_clusters, range=(0, num_clusters))[0] / len(ref_data)
+        precision = np.minimum(p[None] * slopes, q[None]).sum(axis=1)
+        precisions.append(np.clip(precision, 0, 1))
+        recalls.append(np.clip(precision / slopes[:, 0], 0, 1))
+    return np.mean(precisions, axis=0), np.mean(recalls, axis=0)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--dim", type=int, default=2048)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-reference", action="store_true", help="only time prd_metric (e.g. on the GPU machine)")
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    ev, ref = make_features(args.n, args.dim, args.seed)
+    results = {
+        "n": args.n, "dim": args.dim, "runs": args.runs, "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+        "sklearn": sklearn.__version__, "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }  # fmt: skip
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        precision, recall = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        f8, f1_8 = max_f_beta_pair(precision, recall)
+        results[name] = {"seconds": seconds, "f8": f8, "f1_8": f1_8}
+        print(f"{name:<16} {seconds:9.2f} s   F_8 {f8:.4f}   F_1/8 {f1_8:.4f}", flush=True)
+
+    kw = {"num_runs": args.runs, "seed": args.seed}
+    timed("prd_metric_cpu", lambda: prd_from_embeddings(eval_feats=ev, ref_feats=ref, **kw))
+    if torch.cuda.is_available():
+        ev_gpu, ref_gpu = torch.from_numpy(ev).cuda(), torch.from_numpy(ref).cuda()
+        prd_from_embeddings(eval_feats=ev_gpu, ref_feats=ref_gpu, **kw)  # warm-up: CUDA context, cuBLAS
+        timed("prd_metric_gpu", lambda: prd_from_embeddings(eval_feats=ev_gpu, ref_feats=ref_gpu, **kw))
+    if not args.skip_reference:
+        timed("reference_sklearn", lambda: reference_prd(ev, ref, num_runs=args.runs, seed=args.seed))
+        ours, plain = results["prd_metric_cpu"], results["reference_sklearn"]
+        results["speedup_cpu"] = plain["seconds"] / ours["seconds"]
+        results["max_abs_f_diff"] = max(abs(ours["f8"] - plain["f8"]), abs(ours["f1_8"] - plain["f1_8"]))
+        print(f"speed-up (CPU): {results['speedup_cpu']:.1f}x   max |F difference|: {results['max_abs_f_diff']:.4f}")
+        if "prd_metric_gpu" in results:
+            results["speedup_gpu"] = plain["seconds"] / results["prd_metric_gpu"]["seconds"]
+            print(f"speed-up (GPU vs reference on this CPU): {results['speedup_gpu']:.0f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""PRD and FID as one torchmetrics ``Metric``: embed once, get the curve, F_8 / F_1/8 and FID (thesis Sec. 5.4).
+
+Features are kept (not only their moments, as FID alone would need) because the clustering of Sec. 5.4 needs every
+point; they are gathered across DDP processes by torchmetrics' ``cat`` reduction before :meth:`compute`.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import Metric
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.utilities import dim_zero_cat
+
+from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
+
+
+class _Identity(nn.Module):
+    """Features are already features: lets torchmetrics' FID take them as they are."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+def fid_from_features(real: Tensor, fake: Tensor) -> Tensor:
+    """FID (Eq. 5.2) of two feature sets (N, D), (M, D), by torchmetrics' own implementation (float64)."""
+    fid = FrechetInceptionDistance(feature=_Identity(real.shape[1]), sync_on_compute=False).to(real.device)
+    fid.update(real, real=True)
+    fid.update(fake, real=False)
+    return fid.compute()
+
+
+class PrecisionRecallDistributions(Metric):
+    """Precision and recall for distributions of generated (``fake``, Q) versus real (``real``, P) samples.
+
+    ``update(real=..., fake=...)`` takes images (N, C, H, W) in [0, 1], embedded by ``embedding``, or features
+    (N, D) as they are; either argument may be left out. ``compute()`` returns a dict with the averaged PRD curve
+    (``precision``, ``recall``), its summary ``f_beta`` (F_8, the recall-weighted score) and ``f_beta_inv``
+    (F_1/8, precision-weighted) of Sec. 5.4.3, ``fid`` from the same features (``with_fid``), and the sample counts.
+
+    Args:
+        embedding: ``"inception"`` (pool3, the FID features), ``"digits"`` (offline digits CNN), any ``nn.Module``
+            or callable mapping images to (N, D) features, or None to accept features only.
+        weights: weights of a named embedding (see :func:`prd_metric.embeddings.build_embedding`).
+        num_clusters, num_angles, num_runs, enforce_balance, backend: as :func:`prd_metric.prd.prd_from_embeddings`
+            (defaults from Sec. 5.4: 20 clusters, 10 runs, 1001 angles).
+        beta: F_beta of Eq. 5.18; the thesis uses 8.
+        seed: seed of the clusterings, so that repeated evaluations of the same samples agree.
+        with_fid: also return FID of the same features.
+    """
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = True
+
+    def __init__(
+        self,
+        embedding: str | nn.Module | Callable | None = "inception",
+        weights: str | None = None,
+        num_clusters: int = 20,
+        num_angles: int = 1001,
+        num_runs: int = 10,
+        beta: float = 8,
+        enforce_balance: bool = True,
+        seed: int = 0,
+        backend: str = "torch",
+        with_fid: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        module = None
+        if embedding is not None:
+            from prd_metric.embeddings import build_embedding
+
+            module = build_embedding(embedding, weights=weights)
+        # Kept out of the module tree: the frozen network's weights stay out of checkpoints and state_dicts; it
+        # follows the data to its device in update().
+        object.__setattr__(self, "_embedding", module)
+        self.settings = {
+            "num_clusters": num_clusters,
+            "num_angles": num_angles,
+            "num_runs": num_runs,
+            "enforce_balance": enforce_balance,
+            "seed": seed,
+            "backend": backend,
+        }
+        self.beta = beta
+        self.with_fid = with_fid
+        self.add_state("real_features", default=[], dist_reduce_fx="cat")
+        self.add_state("fake_features", default=[], dist_reduce_fx="cat")
+
+    def _features(self, x: Tensor, name: str) -> Tensor:
+        if x.ndim == 2:
+            feats = x
+        elif x.ndim == 4:
+            if self._embedding is None:
+                raise ValueError(f"{name} are images {tuple(x.shape)} but the metric has no embedding; pass features")
+            emb = self._embedding
+            if isinstance(emb, nn.Module):
+                emb = emb.to(x.device)
+            with torch.inference_mode():
+                feats = emb(x)
+        else:
+            raise ValueError(f"{name} must be images (N, C, H, W) or features (N, D), got shape {tuple(x.shape)}")
+        feats = feats.float()
+        if not torch.isfinite(feats).all():
+            raise ValueError(f"{name} features contain NaN or inf")
+        return feats.clone()  # out of inference mode, so torchmetrics may gather it
+
+    def update(self, real: Tensor | None = None, fake: Tensor | None = None) -> None:
+        """Add real (reference, P) and/or generated (evaluated, Q) samples."""
+        if real is None and fake is None:
+            raise ValueError("update() needs real=... and/or fake=...")
+        if real is not None:
+            self.real_features.append(self._features(real, "real"))
+        if fake is not None:
+            self.fake_features.append(self._features(fake, "fake"))
+
+    def compute(self) -> dict[str, Tensor]:
+        """The curve, the F_beta pair, FID and the sample counts."""
+        if len(self.real_features) == 0 or len(self.fake_features) == 0:  # a list, or a tensor once synced
+            raise RuntimeError("PrecisionRecallDistributions needs both real and fake samples before compute()")
+        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
+        precision, recall = prd_from_embeddings(eval_feats=fake, ref_feats=real, **self.settings)
+        f_beta, f_beta_inv = max_f_beta_pair(precision, recall, beta=self.beta)
+        out = {
+            "precision": precision.float(),
+            "recall": recall.float(),
+            "f_beta": torch.tensor(f_beta, device=real.device),
+            "f_beta_inv": torch.tensor(f_beta_inv, device=real.device),
+            "num_real": torch.tensor(real.shape[0], device=real.device),
+            "num_fake": torch.tensor(fake.shape[0], device=real.device),
+        }
+        if self.with_fid:
+            out["fid"] = fid_from_features(real, fake).float()
+        return out
