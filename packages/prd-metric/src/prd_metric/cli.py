@@ -1,0 +1,210 @@
+"""``prd-metric``: compare generative models by precision and recall (thesis ch. 5), from the shell.
+
+    prd-metric compare --ref real/ --eval model_a/ --eval model_b/ --plot prd.png --json prd.json
+    prd-metric compare --ref real.npy --eval a.npy --labels A --embedding digits
+    prd-metric modes                # Sec. 5.4.1: dropping and inventing modes, on the embedded digits
+    prd-metric train-digits         # retrain the offline digits embedding
+
+Each ``--ref`` / ``--eval`` is a feature file (``.npy``, or ``.pt`` holding one 2-D tensor) or an image folder,
+embedded with ``--embedding``. The JSON records every setting that changes the numbers.
+"""
+
+import argparse
+import json
+import platform
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gen_common.weights import WeightsUnavailableError
+from prd_metric.metric import fid_from_features
+from prd_metric.plot import plot_prd
+from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
+
+FEATURE_SUFFIXES = (".npy", ".pt", ".pth")
+
+
+def load_features(path: str | Path) -> torch.Tensor:
+    """A 2-D float feature array from ``.npy`` or ``.pt``; clear errors for everything else."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (expected a .npy/.pt feature file or an image folder)")
+    try:
+        if path.suffix == ".npy":
+            feats = torch.from_numpy(np.load(path, allow_pickle=False))
+        else:
+            feats = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read features from {path} ({type(err).__name__}: {err})") from err
+    if not torch.is_tensor(feats) or feats.ndim != 2 or feats.shape[0] == 0:
+        got = tuple(feats.shape) if torch.is_tensor(feats) else type(feats).__name__
+        raise ValueError(f"{path} must hold one non-empty 2-D array (num_samples, dim), got {got}")
+    if not (feats.is_floating_point() or feats.dtype in (torch.int32, torch.int64)):
+        raise ValueError(f"{path} holds {feats.dtype} values; features must be numbers")
+    feats = feats.float()
+    bad = (~torch.isfinite(feats)).any(dim=1)
+    if bad.any():
+        raise ValueError(f"{path}: {int(bad.sum())} of {len(feats)} rows contain NaN or inf")
+    return feats
+
+
+def _load_set(path: str, args, embedding) -> tuple[torch.Tensor, dict]:
+    p = Path(path)
+    if p.is_dir():
+        from prd_metric.embeddings import embed_image_folder
+
+        feats, info = embed_image_folder(p, embedding(), batch_size=args.batch_size, device=args.device,
+                                         size=args.image_size)  # fmt: skip
+        return feats, {"path": str(p), "kind": "images", **{k: v for k, v in info.items() if k != "folder"}}
+    if p.suffix not in FEATURE_SUFFIXES and p.exists():
+        raise ValueError(f"{p} is neither an image folder nor a feature file ({', '.join(FEATURE_SUFFIXES)})")
+    feats = load_features(p)
+    return feats, {"path": str(p), "kind": "features", "num_samples": len(feats), "num_features": feats.shape[1]}
+
+
+def _subsample(feats: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    if len(feats) == n:
+        return feats
+    keep = torch.randperm(len(feats), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return feats[keep]
+
+
+def _refuse_overwrite(paths: list[str | None], force: bool) -> None:
+    for p in paths:
+        if p and Path(p).exists() and not force:
+            raise FileExistsError(f"{p} exists; choose another path or pass --force to overwrite it")
+
+
+def compare(args) -> int:
+    """Run ``prd-metric compare``; returns the exit status."""
+    labels = args.labels or [Path(p).stem or Path(p).name for p in args.eval]
+    if len(labels) != len(args.eval):
+        raise ValueError(f"{len(args.eval)} --eval sets but {len(labels)} --labels")
+    _refuse_overwrite([args.plot, args.json], args.force)
+    cache = {}
+
+    def embedding():  # built once, and only if an image folder needs it
+        if "net" not in cache:
+            from prd_metric.embeddings import build_embedding
+
+            cache["net"] = build_embedding(args.embedding, weights=args.weights, option="--weights")
+        return cache["net"]
+
+    ref, ref_info = _load_set(args.ref, args, embedding)
+    settings = {
+        "num_clusters": args.num_clusters,
+        "num_angles": args.num_angles,
+        "num_runs": args.num_runs,
+        "seed": args.seed,
+        "backend": args.backend,
+        "enforce_balance": not args.no_balance,
+    }
+    rows = []
+    for path, label in zip(args.eval, labels, strict=True):
+        feats, info = _load_set(path, args, embedding)
+        if feats.shape[1] != ref.shape[1]:
+            raise ValueError(f"{path} has {feats.shape[1]}-d features but --ref {args.ref} has {ref.shape[1]}-d ones")
+        r, e = ref, feats
+        if args.subsample and len(r) != len(e):
+            n = min(len(r), len(e))
+            r, e = _subsample(r, n, args.seed), _subsample(e, n, args.seed + 1)
+        elif len(r) != len(e) and not args.no_balance:
+            raise ValueError(
+                f"{path} has {len(e)} samples but --ref has {len(r)}; unequal sizes bias the clustering (Sec. 5.4). "
+                "Pass --subsample to draw equally many from each, or --no-balance to accept the bias."
+            )
+        precision, recall = prd_from_embeddings(eval_feats=e.to(args.device), ref_feats=r.to(args.device), **settings)
+        f_beta, f_beta_inv = max_f_beta_pair(precision, recall, beta=args.beta)
+        row = {"label": label, **info, "num_used": len(e), "num_ref_used": len(r)}
+        row.update(f_beta=f_beta, f_beta_inv=f_beta_inv)
+        if info["kind"] == "images" and ref_info["kind"] == "images":
+            row["fid"] = fid_from_features(r.double(), e.double()).item()
+        row["precision"], row["recall"] = precision.cpu().tolist(), recall.cpu().tolist()
+        rows.append(row)
+
+    b = f"{args.beta:g}"
+    print(f"reference: {args.ref} ({len(ref)} samples, {ref.shape[1]}-d {ref_info['kind']})")
+    print(f"{'label':<20} {'n':>7} {'F_' + b:>8} {'F_1/' + b:>8} {'FID':>9}")
+    for row in rows:
+        fid = f"{row['fid']:9.2f}" if "fid" in row else f"{'-':>9}"
+        print(f"{row['label']:<20} {row['num_used']:>7} {row['f_beta']:8.3f} {row['f_beta_inv']:8.3f} {fid}")
+    if args.plot:
+        plot_prd([(r["precision"], r["recall"]) for r in rows], labels, args.plot)
+        print(f"plot: {args.plot}")
+    if args.json:
+        record = {
+            "reference": ref_info,
+            "settings": {
+                **settings,
+                "beta": args.beta,
+                "subsample": args.subsample,
+                "embedding": args.embedding,
+                "weights": args.weights,
+                "image_size": args.image_size,
+                "versions": {
+                    "prd-metric": version("prd-metric"),
+                    "torch": torch.__version__,
+                    "scikit-learn": version("scikit-learn"),
+                    "python": platform.python_version(),
+                },
+            },
+            "results": rows,
+        }
+        Path(args.json).write_text(json.dumps(record, indent=1))
+        print(f"json: {args.json}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prd-metric", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compare", help="PRD curves and F_8/F_1/8 (and FID) of evaluated sets against a reference")
+    c.add_argument("--ref", required=True, help="the reference (real data, P): feature file or image folder")
+    c.add_argument("--eval", required=True, action="append", help="an evaluated set (model, Q); repeatable")
+    c.add_argument("--labels", nargs="+", help="one label per --eval (default: file/folder names)")
+    c.add_argument("--plot", help="write the PRD plot here (.png/.pdf/.svg)")
+    c.add_argument("--json", help="write curves, scores and settings here")
+    c.add_argument("--force", action="store_true", help="overwrite existing --plot/--json files")
+    c.add_argument("--embedding", default="inception", choices=("inception", "digits"),
+                   help="embedding for image folders (Sec. 5.4: Inception pool3)")  # fmt: skip
+    c.add_argument("--weights", help="embedding weights: imagenet|shipped|random|PATH (default per embedding)")
+    c.add_argument("--image-size", type=int, help="resize images to this square size (default: the embedding's)")
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    c.add_argument("--num-clusters", type=int, default=20, help="k of k-means (Sec. 5.4: 20)")
+    c.add_argument("--num-runs", type=int, default=10, help="clusterings averaged (published code: 10)")
+    c.add_argument("--num-angles", type=int, default=1001, help="points on the curve (Sec. 5.3.3)")
+    c.add_argument("--beta", type=float, default=8, help="F_beta and F_1/beta (Sec. 5.4.3: 8)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--backend", default="torch", choices=("torch", "sklearn"), help="k-means implementation")
+    c.add_argument("--subsample", action="store_true", help="draw equally many samples from unequal sets")
+    c.add_argument("--no-balance", action="store_true", help="allow unequal set sizes (biases the clustering)")
+    sub.add_parser("modes", help="Sec. 5.4.1: PRD and FID as classes are dropped and added", add_help=False)
+    sub.add_parser("train-digits", help="retrain the offline digits embedding", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "train-digits":  # these own their options
+        from prd_metric.digits import train_main
+
+        return train_main(argv[1:])
+    if argv and argv[0] == "modes":
+        from prd_metric.modes import main as modes_main
+
+        return modes_main(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        return compare(args)
+    except (ValueError, OSError, WeightsUnavailableError) as err:  # OSError: missing, existing, unreadable files
+        print(f"prd-metric: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

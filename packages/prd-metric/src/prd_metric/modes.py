@@ -1,0 +1,154 @@
+"""Sec. 5.4.1, adding and dropping modes: P = the first 5 classes of the test split, Q_i = the first i classes of
+the training split (i = 1..10). Recall should rise up to i = 5 and precision fall after it, while FID cannot tell
+Q_4 (dropped modes) from Q_6 (invented modes).
+
+    prd-metric modes                                   # embedded digits, digits-CNN embedding (offline)
+    prd-metric modes --data mnist --root ~/data        # MNIST / fashion_mnist / cifar10 via torchvision
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from gen_common.weights import WeightsUnavailableError
+from prd_metric.metric import fid_from_features
+from prd_metric.plot import log_prd_to_wandb, plot_prd
+from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
+
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+
+
+def load_labelled(data: str, split: str, root: str | None = None, download: bool = False):
+    """Images (N, C, H, W) in [0, 1] and labels (N,) of a labelled dataset split (``"train"`` / ``"test"``)."""
+    if data == "digits":
+        from prd_metric.digits import load_digits_split
+
+        return load_digits_split(split)
+    if data not in DATASETS:
+        raise ValueError(f"unknown dataset {data!r}; choose one of {', '.join(DATASETS)}")
+    if root is None:
+        raise ValueError(f"--data {data} needs --root DIR (where torchvision keeps it; add --download to fetch it)")
+    import torchvision.datasets as tvd
+
+    cls = {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[data]
+    try:
+        ds = cls(root, train=split == "train", download=download)
+    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
+        raise FileNotFoundError(
+            f"{data} not found under {root} ({err}); pass --download on a machine with network, or point --root "
+            "to a folder holding torchvision's copy"
+        ) from err
+    images = torch.as_tensor(ds.data)
+    images = images[:, None] if images.ndim == 3 else images.permute(0, 3, 1, 2)  # MNIST (N,H,W); CIFAR (N,H,W,C)
+    return images.float() / 255, torch.as_tensor(ds.targets)
+
+
+def mode_sets(train_labels: torch.Tensor, test_labels: torch.Tensor, num_samples: int | None, seed: int = 0):
+    """Indices of P (test, classes 0-4) and of Q_1..Q_10 (train, classes 0..i-1), each of one common size.
+
+    Each set is drawn uniformly from its pool; a pool smaller than the common size (the digits' Q_1 has ~90 images)
+    is drawn with replacement, which samples the same empirical distribution. Returns ``(p_idx, [q_idx...], n)``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def draw(pool: torch.Tensor, n: int) -> torch.Tensor:
+        if len(pool) >= n:
+            return pool[torch.randperm(len(pool), generator=gen)[:n]]
+        return pool[torch.randint(len(pool), (n,), generator=gen)]
+
+    p_pool = (test_labels < 5).nonzero().flatten()
+    n = num_samples or len(p_pool)
+    return draw(p_pool, n), [draw((train_labels < i).nonzero().flatten(), n) for i in range(1, 11)], n
+
+
+def run(args) -> dict:
+    """Embed, build P and the Q_i, and compute PRD, F_8/F_1/8 and FID for each Q_i."""
+    from prd_metric.embeddings import build_embedding, embed_images
+
+    embedding = args.embedding or ("digits" if args.data == "digits" else "inception")
+    net = build_embedding(embedding, weights=args.weights).to(args.device)
+    train_x, train_y = load_labelled(args.data, "train", args.root, args.download)
+    test_x, test_y = load_labelled(args.data, "test", args.root, args.download)
+    p_idx, q_idx, n = mode_sets(train_y, test_y, args.num_samples, args.seed)
+    needed = torch.unique(torch.cat(q_idx))  # embed each training image once, even if drawn repeatedly
+    emb = embed_images(net, train_x[needed], batch_size=args.batch_size, device=args.device)
+    train_feats = emb.new_zeros(len(train_x), emb.shape[1])
+    train_feats[needed] = emb
+    p = embed_images(net, test_x[p_idx], batch_size=args.batch_size, device=args.device)
+    rows, curves = [], []
+    for i, idx in enumerate(q_idx, start=1):
+        q = train_feats[idx]
+        precision, recall = prd_from_embeddings(
+            eval_feats=q.to(args.device), ref_feats=p.to(args.device), num_clusters=args.num_clusters,
+            num_runs=args.num_runs, num_angles=args.num_angles, seed=args.seed,
+        )  # fmt: skip
+        f8, f1_8 = max_f_beta_pair(precision, recall)
+        fid = fid_from_features(p.double(), q.double()).item()
+        rows.append({"i": i, "f8": f8, "f1_8": f1_8, "fid": fid, "max_precision": precision.max().item(),
+                     "max_recall": recall.max().item()})  # fmt: skip
+        curves.append((precision.cpu(), recall.cpu()))
+    settings = {k: getattr(args, k) for k in ("data", "num_clusters", "num_runs", "num_angles", "seed", "weights")}
+    return {"settings": {**settings, "embedding": embedding, "num_samples": n}, "rows": rows, "curves": curves}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prd-metric modes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--data", default="digits", choices=DATASETS)
+    parser.add_argument("--root", help="torchvision dataset folder (not needed for digits)")
+    parser.add_argument("--download", action="store_true", help="let torchvision download the dataset")
+    parser.add_argument("--embedding", choices=["digits", "inception"], help="default: per --data")
+    parser.add_argument("--weights", help="embedding weights (default: shipped digits CNN / FID Inception)")
+    parser.add_argument("--num-samples", type=int, help="samples per set (default: all of P)")
+    parser.add_argument("--num-clusters", type=int, default=20, help="Sec. 5.4: 20")
+    parser.add_argument("--num-runs", type=int, default=10)
+    parser.add_argument("--num-angles", type=int, default=1001)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--plot", default="prd_modes.png", help="PRD curves of Q_1..Q_10 on one axis")
+    parser.add_argument("--json", help="write the table, curves and settings here")
+    parser.add_argument("--wandb", metavar="PROJECT", help="also log plot and scores to W&B (offline without a key)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing --plot/--json files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    for path in (args.plot, args.json):
+        if path and Path(path).exists() and not args.force:
+            print(f"prd-metric modes: error: {path} exists; choose another path or pass --force", file=sys.stderr)
+            return 2
+    try:
+        result = run(args)
+    except (ValueError, OSError, WeightsUnavailableError) as err:  # OSError: missing, existing, unreadable files
+        print(f"prd-metric modes: error: {err}", file=sys.stderr)
+        return 2
+    print(f"P: classes 0-4 of the {args.data} test split; Q_i: classes 0..i-1 of the train split; "
+          f"{result['settings']['num_samples']} samples each, embedding {result['settings']['embedding']}")  # fmt: skip
+    print(f"{'Q_i':>4} {'F_8':>7} {'F_1/8':>7} {'FID':>9}")
+    for row in result["rows"]:
+        print(f"{row['i']:>4} {row['f8']:7.3f} {row['f1_8']:7.3f} {row['fid']:9.2f}")
+    labels = [f"Q_{r['i']}" for r in result["rows"]]
+    if args.plot:
+        plot_prd(result["curves"], labels, args.plot)
+        print(f"plot: {args.plot}")
+    if args.json:
+        curves = [{"precision": p.tolist(), "recall": r.tolist()} for p, r in result["curves"]]
+        Path(args.json).write_text(json.dumps({**result, "curves": curves}, indent=1))
+        print(f"json: {args.json}")
+    if args.wandb:
+        import wandb
+
+        from gen_common.loggers import wandb_mode
+
+        with wandb.init(project=args.wandb, mode=wandb_mode(), config=result["settings"]) as wb:
+            log_prd_to_wandb(wb, result["curves"], labels, key="modes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""``prd-metric compare``: feature files and image folders in, table / plot / JSON out, clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gen_common.images import save_image
+from prd_metric.cli import main
+
+FAST = ["--num-clusters", "10", "--num-runs", "2", "--num-angles", "101"]
+
+
+def _feats(n, classes, seed, dim=16):
+    centers = np.random.default_rng(7).normal(scale=8.0, size=(10, dim))
+    rng = np.random.default_rng(seed)
+    return (centers[rng.choice(classes, n)] + rng.normal(size=(n, dim))).astype(np.float32)
+
+
+@pytest.fixture
+def feature_files(tmp_path):
+    np.save(tmp_path / "ref.npy", _feats(400, range(10), 0))
+    np.save(tmp_path / "half.npy", _feats(400, range(5), 1))
+    torch.save(torch.from_numpy(_feats(400, range(10), 2)), tmp_path / "full.pt")
+    return tmp_path
+
+
+def test_compare_feature_files(feature_files, capsys):
+    d = feature_files
+    argv = ["compare", "--ref", str(d / "ref.npy"), "--eval", str(d / "half.npy"), "--eval", str(d / "full.pt")]
+    argv += ["--labels", "half", "full", "--plot", str(d / "prd.png"), "--json", str(d / "out.json"), *FAST]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "half" in table and "full" in table and "F_8" in table
+    record = json.loads((d / "out.json").read_text())
+    assert record["settings"]["num_clusters"] == 10 and record["settings"]["seed"] == 0
+    assert "torch" in record["settings"]["versions"]
+    half, full = record["results"]
+    assert len(half["precision"]) == len(half["recall"]) == 101
+    assert half["f_beta"] < full["f_beta"]  # dropping 5 of 10 modes costs recall
+    assert "fid" not in half  # features were given, not images
+    assert (d / "prd.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "message"),
+    [
+        (lambda d: np.save(d / "bad.npy", _feats(400, range(10), 3, dim=8)), [], "8-d features"),
+        (lambda d: np.save(d / "bad.npy", _feats(300, range(10), 3)), [], "--subsample"),
+        (lambda d: np.save(d / "bad.npy", np.full((400, 16), np.nan, np.float32)), [], "NaN"),
+        (lambda d: (d / "bad.npy").write_bytes(b"not numpy"), [], "cannot read features"),
+        (lambda d: np.save(d / "bad.npy", np.zeros((400, 16, 2), np.float32)), [], "2-D"),
+        (lambda d: (d / "bad").mkdir(), ["--embedding", "digits"], "no images"),
+        (lambda d: None, [], "does not exist"),
+    ],
+)
+def test_compare_errors(feature_files, capsys, make, extra, message):
+    d = feature_files
+    make(d)
+    bad = d / "bad" if message == "no images" else d / "bad.npy"
+    assert main(["compare", "--ref", str(d / "ref.npy"), "--eval", str(bad), *extra, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_subsample_and_no_overwrite(feature_files, capsys):
+    d = feature_files
+    np.save(d / "small.npy", _feats(300, range(10), 4))
+    (d / "out.json").write_text("keep me")
+    argv = ["compare", "--ref", str(d / "ref.npy"), "--eval", str(d / "small.npy"), "--json", str(d / "out.json")]
+    assert main([*argv, "--subsample", *FAST]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (d / "out.json").read_text() == "keep me"  # nothing the user had is overwritten
+    assert main([*argv, "--subsample", "--force", *FAST]) == 0
+    assert json.loads((d / "out.json").read_text())["results"][0]["num_used"] == 300
+
+
+def test_compare_image_folders_gives_fid(tmp_path, capsys):
+    pytest.importorskip("prd_metric.digits")
+    from prd_metric.digits import load_digits_split
+
+    images, labels = load_digits_split("test")
+    for name, keep in [("real", labels < 10), ("fake", labels < 3)]:
+        folder = tmp_path / name
+        folder.mkdir()
+        for i, img in enumerate(images[keep][:60]):
+            save_image(img.expand(3, -1, -1), folder / f"{i:03d}.png")
+    argv = ["compare", "--ref", str(tmp_path / "real"), "--eval", str(tmp_path / "fake"), "--embedding", "digits"]
+    assert main([*argv, "--json", str(tmp_path / "o.json"), *FAST]) == 0
+    row = json.loads((tmp_path / "o.json").read_text())["results"][0]
+    assert row["kind"] == "images" and row["num_images"] == 60 and row["size"] == 32
+    assert row["fid"] > 0
+    assert "FID" in capsys.readouterr().out
