@@ -143,3 +143,19 @@ def test_plot_file_and_wandb_offline(tmp_path, monkeypatch):
         run.finish()
     assert row["prd/Q3/f8"] < row["prd/Q10/f8"]  # fewer modes, lower recall
     assert list((tmp_path / "wandb").glob("offline-run-*/files/media/images/prd/plot_*.png"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_metric_on_gpu_matches_cpu():
+    real, fake = _feats(600, range(10), 0), _feats(600, range(6), 1)
+    results = {}
+    for device in ("cpu", "cuda"):
+        # CPU and CUDA draw different random numbers: 10 runs average out the rare poor seeding
+        metric = PrecisionRecallDistributions(embedding=None, **{**SETTINGS, "num_runs": 10}).to(device)
+        metric.update(real=real.to(device), fake=fake.to(device))
+        results[device] = metric.compute()
+    assert results["cuda"]["precision"].is_cuda
+    for key in ("f_beta", "f_beta_inv"):
+        assert results["cuda"][key].item() == pytest.approx(results["cpu"][key].item(), abs=0.02)
+    assert results["cuda"]["fid"].item() == pytest.approx(results["cpu"]["fid"].item(), rel=1e-3)

@@ -58,6 +58,18 @@ def _kmeans_pp(x: torch.Tensor, x_sq: torch.Tensor, k: int, gen: torch.Generator
     return centers
 
 
+def _cluster_sums(batch: torch.Tensor, labels: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-run sums (A, K, D) and counts (A, K, 1) of the batch points (A, b, D) in each of the K clusters."""
+    runs, _, dim = batch.shape
+    if batch.is_cuda:  # a one-hot product: deterministic, unlike index_add's atomics
+        onehot = torch.nn.functional.one_hot(labels, k).to(batch.dtype)  # (A, b, K)
+        return torch.bmm(onehot.transpose(1, 2), batch), onehot.sum(dim=1)[..., None]
+    flat = (labels + k * torch.arange(runs, device=labels.device)[:, None]).flatten()
+    sums = batch.new_zeros(runs * k, dim).index_add_(0, flat, batch.view(-1, dim))  # 2.7x the product's speed on CPU
+    seen = torch.bincount(flat, minlength=runs * k).to(batch.dtype)
+    return sums.view(runs, k, dim), seen.view(runs, k, 1)
+
+
 def assign(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     """Nearest-centre labels (R, N) of points (N, D) for per-run centres (R, K, D)."""
     return _sq_dists(x, x.square().sum(dim=1), centers).argmin(dim=2)
@@ -77,7 +89,7 @@ def minibatch_kmeans(
     Per run: greedy k-means++ on a random subset of ``3 * batch_size`` points (as scikit-learn seeds), then
     mini-batch steps where every centre moves towards the mean of its batch points with the per-centre rate
     1 / (points seen so far). A run stops when the smoothed batch inertia has not improved for
-    ``max_no_improvement`` steps (scikit-learn's rule); all runs step together until the last one stops.
+    ``max_no_improvement`` steps (scikit-learn's rule); the runs still going step together.
 
     Args:
         x: points (N, D), float, on the device to run on.
@@ -106,24 +118,28 @@ def minibatch_kmeans(
     counts = torch.zeros(num_runs, num_clusters, 1, device=x.device)
     b = min(batch_size, n)
     decay = min(1.0, 2.0 * b / (n + 1))  # scikit-learn's smoothing of the batch inertia
-    ewa = best = torch.full((num_runs,), float("inf"), device=x.device)
+    ewa = torch.full((num_runs,), float("inf"), device=x.device)
+    best = ewa.clone()
     patience = torch.zeros(num_runs, dtype=torch.long, device=x.device)
+    active = torch.arange(num_runs, device=x.device)  # runs that have not stopped yet
+    buffer = torch.empty(num_runs * b, x.shape[1], device=x.device)  # reused: a fresh 80 MB per step costs 5x more
     for step in range(max_epochs * max(1, n // b)):
-        idx = torch.randint(n, (num_runs, b), generator=gen, device=x.device)
-        batch = x[idx]  # (R, b, D)
-        dists = _sq_dists(batch, x_sq[idx], centers)
+        idx = torch.randint(n, (len(active), b), generator=gen, device=x.device)
+        batch = torch.index_select(x, 0, idx.flatten(), out=buffer[: idx.numel()]).view(len(active), b, -1)
+        run_centers, run_counts = centers[active], counts[active]
+        dists = _sq_dists(batch, x_sq[idx], run_centers)
         labels = dists.argmin(dim=2)
-        onehot = torch.nn.functional.one_hot(labels, num_clusters).to(x.dtype)  # (R, b, K)
-        seen = onehot.sum(dim=1)[..., None]  # (R, K, 1)
-        sums = torch.bmm(onehot.transpose(1, 2), batch)  # (R, K, D)
-        counts += seen
-        centers = centers + (sums - seen * centers) / counts.clamp_min(1)
+        sums, seen = _cluster_sums(batch, labels, num_clusters)
+        run_counts += seen
+        centers[active] = run_centers + (sums - seen * run_centers) / run_counts.clamp_min(1)
+        counts[active] = run_counts
         inertia = dists.gather(2, labels[..., None]).mean(dim=(1, 2))
-        ewa = inertia if step == 0 else ewa * (1 - decay) + inertia * decay
-        improved = ewa < best
-        best = torch.where(improved, ewa, best)
-        patience = torch.where(improved, 0, patience + 1)
-        if bool((patience >= max_no_improvement).all()):
+        ewa[active] = inertia if step == 0 else ewa[active] * (1 - decay) + inertia * decay
+        improved = ewa[active] < best[active]
+        best[active] = torch.where(improved, ewa[active], best[active])
+        patience[active] = torch.where(improved, 0, patience[active] + 1)
+        active = active[patience[active] < max_no_improvement]
+        if len(active) == 0:
             break
     return centers, assign(x, centers)
 
