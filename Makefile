@@ -40,10 +40,11 @@ lint: $(STAMP)  ## ruff lint and format check
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-bench: $(STAMP)  ## speed: Lightning vs a plain-PyTorch loop of the same networks
+bench: $(STAMP)  ## speed: EnhanceNet Lightning vs plain loop; PRD vs the scikit-learn pipeline
 	$(PY) benchmarks/bench_enhancenet.py $(ARGS)
+	$(PY) benchmarks/bench_prd.py
 
-weights: $(STAMP)  ## pre-fetch pretrained weights (VGG-19, ResNet-50) for machines that will be offline
+weights: $(STAMP)  ## pre-fetch pretrained weights (VGG-19, ResNet-50, FID Inception) for offline machines
 	$(PY) tools/fetch_weights.py $(ARGS)
 
 clean:  ## remove run outputs and caches (keeps .venv)
