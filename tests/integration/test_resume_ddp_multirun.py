@@ -88,5 +88,5 @@ def test_missing_vgg_weights_stop_the_run_at_start_up(tmp_path):
         [sys.executable, "tools/train.py", *args], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True
     )
     assert proc.returncode != 0
-    assert "vgg19 ImageNet weights are needed" in proc.stderr and "model.vgg_weights=random" in proc.stderr
+    assert "vgg19 pretrained weights are needed" in proc.stderr and "model.vgg_weights=random" in proc.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()  # nothing was trained
