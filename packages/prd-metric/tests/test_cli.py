@@ -33,9 +33,13 @@ def test_compare_feature_files(feature_files, capsys):
     assert main(argv) == 0
     table = capsys.readouterr().out
     assert "half" in table and "full" in table and "F_8" in table
+    settings = json.loads((d / "out.json").read_text())["settings"]
+    for key in ("num_clusters", "num_runs", "num_angles", "seed", "backend", "enforce_balance", "beta", "subsample",
+                "embedding", "weights", "image_size", "device"):  # fmt: skip
+        assert key in settings, key
+    assert settings["num_clusters"] == 10 and settings["seed"] == 0 and settings["kmeans"]["n_init"] == 3
+    assert {"prd-metric", "torch", "scikit-learn", "torchmetrics", "torch-fidelity"} <= set(settings["versions"])
     record = json.loads((d / "out.json").read_text())
-    assert record["settings"]["num_clusters"] == 10 and record["settings"]["seed"] == 0
-    assert "torch" in record["settings"]["versions"]
     half, full = record["results"]
     assert len(half["precision"]) == len(half["recall"]) == 101
     assert half["f_beta"] < full["f_beta"]  # dropping 5 of 10 modes costs recall
@@ -53,6 +57,8 @@ def test_compare_feature_files(feature_files, capsys):
         (lambda d: np.save(d / "bad.npy", np.zeros((400, 16, 2), np.float32)), [], "2-D"),
         (lambda d: (d / "bad").mkdir(), ["--embedding", "digits"], "no images"),
         (lambda d: None, [], "does not exist"),
+        (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--device", "bogus"], "not a device"),
+        (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--plot", "p.xyz"], "unknown image format"),
     ],
 )
 def test_compare_errors(feature_files, capsys, make, extra, message):
@@ -62,6 +68,14 @@ def test_compare_errors(feature_files, capsys, make, extra, message):
     assert main(["compare", "--ref", str(d / "ref.npy"), "--eval", str(bad), *extra, *FAST]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_output_may_not_be_an_input(feature_files, capsys):
+    d = feature_files
+    ref = str(d / "ref.npy")
+    assert main(["compare", "--ref", ref, "--eval", str(d / "half.npy"), "--json", ref, "--force", *FAST]) == 2
+    assert "also an input" in capsys.readouterr().err
+    assert np.load(ref).shape == (400, 16)
 
 
 def test_subsample_and_no_overwrite(feature_files, capsys):

@@ -211,6 +211,11 @@ def test_integer_images_rejected(shipped):
         shipped(torch.zeros(1, 1, 8, 8, dtype=torch.uint8))
 
 
+def test_images_outside_unit_range_rejected(shipped):
+    with pytest.raises(ValueError, match=r"\(x \+ 1\) / 2"):  # tanh outputs of a GAN, not yet mapped to [0, 1]
+        shipped(torch.rand(2, 1, 32, 32) * 2 - 1)
+
+
 def test_missing_weights_file(tmp_path):
     path = tmp_path / "nope.pt"
     with pytest.raises(WeightsUnavailableError, match="does not exist") as err:

@@ -176,11 +176,12 @@ def test_embed_image_folder_inception(tmp_path, inception, inception_file):
     _write_folder(tmp_path, [(20, 30), (299, 299)])
     features, info = embed_image_folder(tmp_path, inception)
     assert features.shape == (2, 2048) and info["size"] == 299 and info["embedding"] == "InceptionPool3"
-    assert info["weights"] == str(inception_file) and info["inception_resize"] == "tf1"
-    # A 299x299 file is not resized: its features are those of the 8-bit image itself.
+    assert info["weights"] == str(inception_file) and info["resize"] == "in the network: tf1"
+    # Every file reaches the network at its own size, so the network's TF1 resize is the one applied.
     from gen_common.images import read_image
 
-    torch.testing.assert_close(features[1:], inception(read_image(tmp_path / "img1.png")[None]))
+    for i in range(2):
+        torch.testing.assert_close(features[i : i + 1], inception(read_image(tmp_path / f"img{i}.png")[None]))
 
 
 def test_embed_image_folder_errors(tmp_path):

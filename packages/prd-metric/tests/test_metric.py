@@ -67,6 +67,20 @@ def test_embedding_stays_out_of_state_dict():
     assert metric.state_dict() == {} or not any("weight" in k for k in metric.state_dict())
 
 
+def test_calls_only_accumulate_and_sets_are_keyword_only():
+    real, fake = _feats(300, range(10), 0), _feats(300, range(5), 1)
+    metric = PrecisionRecallDistributions(embedding=None, **SETTINGS)
+    with pytest.raises(TypeError):
+        metric.update(fake, real)  # torchmetrics' usual (preds, target) order would swap precision and recall
+    for chunk_r, chunk_f in zip(real.split(100), fake.split(100), strict=True):
+        assert metric(real=chunk_r, fake=chunk_f) is None  # no per-batch clustering
+    with pytest.raises(ValueError, match="real=.*fake="):
+        metric()
+    out = metric.compute()
+    assert out["num_real"].item() == out["num_fake"].item() == 300  # the failed call lost nothing
+    assert out["f_beta"] < out["f_beta_inv"]
+
+
 def test_bad_use():
     metric = PrecisionRecallDistributions(embedding=None, **SETTINGS)
     with pytest.raises(ValueError, match="no embedding"):

@@ -20,11 +20,14 @@ import numpy as np
 import torch
 
 from gen_common.weights import WeightsUnavailableError
+from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
 from prd_metric.metric import fid_from_features
 from prd_metric.plot import plot_prd
 from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
 
 FEATURE_SUFFIXES = (".npy", ".pt", ".pth")
+# Packages whose versions change the numbers (torchmetrics: FID; torch-fidelity: the Inception port).
+VERSIONED = ("prd-metric", "torch", "scikit-learn", "torchmetrics", "torch-fidelity", "numpy")
 
 
 def load_features(path: str | Path) -> torch.Tensor:
@@ -72,10 +75,30 @@ def _subsample(feats: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     return feats[keep]
 
 
-def _refuse_overwrite(paths: list[str | None], force: bool) -> None:
-    for p in paths:
-        if p and Path(p).exists() and not force:
+def _check_before_work(args) -> None:
+    """Everything that can be checked before minutes of embedding and clustering: outputs, device."""
+    inputs = {Path(p).resolve() for p in [args.ref, *args.eval]}
+    for p in (args.plot, args.json):
+        if not p:
+            continue
+        if Path(p).resolve() in inputs:
+            raise ValueError(f"output {p} is also an input; choose another path")
+        if Path(p).exists() and not args.force:
             raise FileExistsError(f"{p} exists; choose another path or pass --force to overwrite it")
+        if not Path(p).resolve().parent.is_dir():
+            raise FileNotFoundError(f"the folder of {p} does not exist")
+    if args.plot:
+        from matplotlib.figure import Figure
+
+        formats = Figure().canvas.get_supported_filetypes()
+        if Path(args.plot).suffix.lstrip(".").lower() not in formats:
+            raise ValueError(f"--plot {args.plot}: unknown image format; use one of .{', .'.join(sorted(formats))}")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as err:
+        raise ValueError(f"--device {args.device!r} is not a device ({err}); use cpu, cuda or cuda:N") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
 
 
 def compare(args) -> int:
@@ -83,7 +106,7 @@ def compare(args) -> int:
     labels = args.labels or [Path(p).stem or Path(p).name for p in args.eval]
     if len(labels) != len(args.eval):
         raise ValueError(f"{len(args.eval)} --eval sets but {len(labels)} --labels")
-    _refuse_overwrite([args.plot, args.json], args.force)
+    _check_before_work(args)
     cache = {}
 
     def embedding():  # built once, and only if an image folder needs it
@@ -131,9 +154,6 @@ def compare(args) -> int:
     for row in rows:
         fid = f"{row['fid']:9.2f}" if "fid" in row else f"{'-':>9}"
         print(f"{row['label']:<20} {row['num_used']:>7} {row['f_beta']:8.3f} {row['f_beta_inv']:8.3f} {fid}")
-    if args.plot:
-        plot_prd([(r["precision"], r["recall"]) for r in rows], labels, args.plot)
-        print(f"plot: {args.plot}")
     if args.json:
         record = {
             "reference": ref_info,
@@ -144,17 +164,17 @@ def compare(args) -> int:
                 "embedding": args.embedding,
                 "weights": args.weights,
                 "image_size": args.image_size,
-                "versions": {
-                    "prd-metric": version("prd-metric"),
-                    "torch": torch.__version__,
-                    "scikit-learn": version("scikit-learn"),
-                    "python": platform.python_version(),
-                },
+                "device": args.device,  # CPU and CUDA draw different random numbers for the same seed
+                "kmeans": KMEANS_SETTINGS[args.backend],
+                "versions": {name: version(name) for name in VERSIONED} | {"python": platform.python_version()},
             },
             "results": rows,
         }
         Path(args.json).write_text(json.dumps(record, indent=1))
         print(f"json: {args.json}")
+    if args.plot:
+        plot_prd([(r["precision"], r["recall"]) for r in rows], labels, args.plot)
+        print(f"plot: {args.plot}")
     return 0
 
 

@@ -265,7 +265,7 @@ class DigitsEmbedding(nn.Module):
             float32 (N, 128) features (non-negative: taken after the ReLU).
 
         Raises:
-            ValueError: not a 4-D float tensor with 1 or 3 channels.
+            ValueError: not a 4-D float tensor with 1 or 3 channels, or values outside [0, 1].
         """
         if images.ndim != 4 or images.shape[1] not in (1, 3):
             raise ValueError(
@@ -273,6 +273,9 @@ class DigitsEmbedding(nn.Module):
             )
         if not images.is_floating_point():
             raise ValueError(f"DigitsEmbedding expects float images in [0, 1], got dtype {images.dtype}")
+        from prd_metric.embeddings import check_unit_range  # embeddings imports this module lazily
+
+        check_unit_range(images, "DigitsEmbedding")
         x = images.float()
         if x.shape[1] == 3:
             x = (x * self.luma).sum(1, keepdim=True)

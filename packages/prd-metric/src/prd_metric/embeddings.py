@@ -39,6 +39,18 @@ def _check_images(images: Any, who: str) -> Tensor:
     return images
 
 
+def check_unit_range(x: Tensor, who: str) -> None:
+    """Images must be in [0, 1] (up to float error); [-1, 1] GAN outputs would give wrong features silently."""
+    if x.numel() == 0:
+        return
+    lo, hi = torch.aminmax(x.detach())
+    if not (lo >= -_RANGE_TOLERANCE and hi <= 1 + _RANGE_TOLERANCE):  # also catches NaN
+        raise ValueError(
+            f"{who} expects images in [0, 1], got values in [{lo.item():.4g}, {hi.item():.4g}] "
+            "(images in [-1, 1]? pass (x + 1) / 2)"
+        )
+
+
 class InceptionPool3(nn.Module):
     """Inception-V3 Pool3 features (N, 2048), the embedding of FID and of PRD in the thesis (Sec. 5.4).
 
@@ -97,12 +109,7 @@ class InceptionPool3(nn.Module):
         x = _check_images(images, "InceptionPool3")
         if x.shape[0] == 0:
             return x.new_zeros(0, self.num_features, dtype=torch.float32)
-        lo, hi = torch.aminmax(x.detach())
-        if not (lo >= -_RANGE_TOLERANCE and hi <= 1 + _RANGE_TOLERANCE):  # also catches NaN
-            raise ValueError(
-                f"InceptionPool3 expects images in [0, 1], got values in [{lo.item():.4g}, {hi.item():.4g}] "
-                "(images in [-1, 1]? pass (x + 1) / 2)"
-            )
+        check_unit_range(x, "InceptionPool3")
         x = x.expand(-1, 3, -1, -1)
         # float32 first: in half precision x * 255 is not exact, and the quantisation would differ from torchmetrics'.
         x = (x.float().clamp(0, 1) * 255).byte()
@@ -297,10 +304,12 @@ def embed_image_folder(
 ) -> tuple[Tensor, dict[str, Any]]:
     """Features of every image file below ``folder`` (recursive, sorted by path), read ``batch_size`` at a time.
 
-    Each file is read as RGB in [0, 1] (:func:`gen_common.images.read_image`; grey repeated, alpha dropped) and
-    resized to ``size`` x ``size`` with ``F.interpolate(mode="bilinear", antialias=True, align_corners=False)``
-    (skipped when already that size; non-square images are squashed, not cropped), so only one batch of full-size
-    images is in memory at a time.
+    Each file is read as RGB in [0, 1] (:func:`gen_common.images.read_image`; grey repeated, alpha dropped). For
+    :class:`InceptionPool3` without an explicit ``size`` the network resizes each image itself (its ``resize``, TF1 by
+    default, as the original FID); otherwise every image is resized to ``size`` x ``size`` with
+    ``F.interpolate(mode="bilinear", antialias=True, align_corners=False)`` (skipped when already that size;
+    non-square images are squashed, not cropped). Batches hold images of one size; only one batch of full-size images
+    is in memory at a time.
 
     Args:
         folder: the image folder (suffixes: :data:`gen_common.images.IMAGE_SUFFIXES`).
@@ -311,8 +320,8 @@ def embed_image_folder(
 
     Returns:
         ``(features, info)``: float32 (N, D) CPU features, and every setting that changes the numbers: ``folder``,
-        ``num_images``, ``size``, ``resize`` (method), ``embedding`` (name), ``weights``, ``num_features`` and, for
-        Inception, ``inception_resize``.
+        ``num_images``, ``size``, ``resize`` (method, or the network's own), ``embedding`` (name), ``weights``,
+        ``num_features``.
 
     Raises:
         FileNotFoundError: the folder does not exist.
@@ -322,6 +331,8 @@ def embed_image_folder(
     """
     files = list_image_files(folder)
     module = embedding if isinstance(embedding, nn.Module) else build_embedding(embedding)
+    # Inception resizes inside the network (TF1-compatible, as the original FID); resizing here first would bypass it.
+    in_network = size is None and isinstance(module, InceptionPool3)
     size = size if size is not None else natural_input_size(module)
     if size is None:
         raise ValueError(
@@ -330,14 +341,17 @@ def embed_image_folder(
         )
 
     def batches() -> Iterator[Tensor]:
-        for start in range(0, len(files), batch_size):
-            images = []
-            for path in files[start : start + batch_size]:
-                img = read_image(path).unsqueeze(0)
-                if img.shape[-2:] != (size, size):
-                    img = F.interpolate(img, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-                images.append(img.clamp(0, 1))  # bilinear cannot overshoot; clamp only guards float error
-            yield torch.cat(images)
+        images: list[Tensor] = []
+        for path in files:
+            img = read_image(path).unsqueeze(0)
+            if not in_network and img.shape[-2:] != (size, size):
+                img = F.interpolate(img, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+                img = img.clamp(0, 1)  # bilinear cannot overshoot; clamp only guards float error
+            if images and (len(images) == batch_size or img.shape != images[0].shape):
+                yield torch.cat(images)  # a batch holds images of one size
+                images = []
+            images.append(img)
+        yield torch.cat(images)
 
     features = embed_images(module, batches(), batch_size=batch_size, device=device)
     if isinstance(embedding, str):
@@ -349,11 +363,9 @@ def embed_image_folder(
         "folder": str(Path(folder).expanduser().resolve()),
         "num_images": len(files),
         "size": int(size),
-        "resize": FOLDER_RESIZE,
+        "resize": f"in the network: {module.resize}" if in_network else FOLDER_RESIZE,
         "embedding": name,
         "weights": weights if isinstance(weights, str) else None,
         "num_features": int(features.shape[1]),
     }
-    if isinstance(module, InceptionPool3):
-        info["inception_resize"] = module.resize  # only matters when size != 299
     return features, info

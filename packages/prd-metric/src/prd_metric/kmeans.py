@@ -15,6 +15,14 @@ import numpy as np
 import torch
 
 BACKENDS = ("torch", "sklearn")
+# The torch backend's settings, recorded next to results (they change the numbers).
+BATCH_SIZE, MAX_EPOCHS, MAX_NO_IMPROVEMENT, N_INIT = 1024, 100, 10, 3
+SETTINGS = {
+    "torch": {"algorithm": "mini-batch k-means (Sculley 2010), greedy k-means++ seeding on 3 x batch_size points",
+              "batch_size": BATCH_SIZE, "max_epochs": MAX_EPOCHS, "max_no_improvement": MAX_NO_IMPROVEMENT,
+              "n_init": N_INIT},
+    "sklearn": {"algorithm": "sklearn.cluster.MiniBatchKMeans, defaults otherwise", "n_init": 10},
+}  # fmt: skip
 
 
 def _sq_dists(x: torch.Tensor, x_sq: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -85,10 +93,10 @@ def minibatch_kmeans(
     num_clusters: int,
     num_runs: int = 1,
     seed: int | None = None,
-    batch_size: int = 1024,
-    max_epochs: int = 100,
-    max_no_improvement: int = 10,
-    n_init: int = 3,
+    batch_size: int = BATCH_SIZE,
+    max_epochs: int = MAX_EPOCHS,
+    max_no_improvement: int = MAX_NO_IMPROVEMENT,
+    n_init: int = N_INIT,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``num_runs`` independent mini-batch k-means clusterings (Sculley, 2010) of the same points, batched.
 
@@ -116,20 +124,23 @@ def minibatch_kmeans(
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**63)
     gen = torch.Generator(device=x.device).manual_seed(seed)
-    # Centring changes no distance but keeps ||x||^2 - 2 x.c + ||c||^2 accurate in float32.
+    # Centring and one global scale change no clustering, but keep ||x||^2 - 2 x.c + ||c||^2 accurate in float32
+    # whatever the features' magnitude (and the 1e-12 below relative).
     x = x.float()
     x = x - x.mean(dim=0)
+    x.div_(x.abs().amax().clamp_min(torch.finfo(x.dtype).tiny))  # x is already a copy here
     subset = torch.rand(num_runs, n, generator=gen, device=x.device).argsort(dim=1)[:, : min(n, 3 * batch_size)]
     x_sq = x.square().sum(dim=1)
     centers = _kmeans_pp(x[subset], x_sq[subset], num_clusters, n_init, gen)
-    counts = torch.zeros(num_runs, num_clusters, 1, device=x.device)
+    counts = torch.zeros(num_runs, num_clusters, 1, device=x.device, dtype=x.dtype)
     b = min(batch_size, n)
     decay = min(1.0, 2.0 * b / (n + 1))  # scikit-learn's smoothing of the batch inertia
-    ewa = torch.full((num_runs,), float("inf"), device=x.device)
+    ewa = torch.full((num_runs,), float("inf"), device=x.device, dtype=x.dtype)
     best = ewa.clone()
     patience = torch.zeros(num_runs, dtype=torch.long, device=x.device)
     active = torch.arange(num_runs, device=x.device)  # runs that have not stopped yet
-    buffer = torch.empty(num_runs * b, x.shape[1], device=x.device)  # reused: a fresh 80 MB per step costs 5x more
+    # reused: allocating a fresh 80 MB batch per step costs 5x the copy itself
+    buffer = torch.empty(num_runs * b, x.shape[1], device=x.device, dtype=x.dtype)
     for step in range(max_epochs * max(1, n // b)):
         idx = torch.randint(n, (len(active), b), generator=gen, device=x.device)
         batch = torch.index_select(x, 0, idx.flatten(), out=buffer[: idx.numel()]).view(len(active), b, -1)

@@ -37,9 +37,11 @@ def fid_from_features(real: Tensor, fake: Tensor) -> Tensor:
 class PrecisionRecallDistributions(Metric):
     """Precision and recall for distributions of generated (``fake``, Q) versus real (``real``, P) samples.
 
-    ``update(real=..., fake=...)`` takes images (N, C, H, W) in [0, 1], embedded by ``embedding``, or features
-    (N, D) as they are; either argument may be left out. ``compute()`` returns a dict with the averaged PRD curve
-    (``precision``, ``recall``), its summary ``f_beta`` (F_8, the recall-weighted score) and ``f_beta_inv``
+    ``update(real=..., fake=...)`` (keyword-only) takes images (N, C, H, W) in [0, 1], embedded by ``embedding``,
+    or features (N, D) as they are; either argument may be left out. Calling the metric does the same (no per-batch
+    value). The result depends slightly on the order of the samples (the clustering draws mini-batches by index), so
+    1 and 2 processes can differ in the last digits, as two seeds do. ``compute()`` returns a dict with the averaged
+    PRD curve (``precision``, ``recall``), its summary ``f_beta`` (F_8, the recall-weighted score) and ``f_beta_inv``
     (F_1/8, precision-weighted) of Sec. 5.4.3, ``fid`` from the same features (``with_fid``), and the sample counts.
 
     Args:
@@ -55,7 +57,7 @@ class PrecisionRecallDistributions(Metric):
 
     full_state_update = False
     is_differentiable = False
-    higher_is_better = True
+    higher_is_better = None  # F_8 and F_1/8: higher; FID: lower
 
     def __init__(
         self,
@@ -111,14 +113,19 @@ class PrecisionRecallDistributions(Metric):
             raise ValueError(f"{name} features contain NaN or inf")
         return feats.clone()  # out of inference mode, so torchmetrics may gather it
 
-    def update(self, real: Tensor | None = None, fake: Tensor | None = None) -> None:
-        """Add real (reference, P) and/or generated (evaluated, Q) samples."""
+    def update(self, *, real: Tensor | None = None, fake: Tensor | None = None) -> None:
+        """Add real (reference, P) and/or generated (evaluated, Q) samples; keyword-only, so they cannot swap."""
         if real is None and fake is None:
             raise ValueError("update() needs real=... and/or fake=...")
         if real is not None:
             self.real_features.append(self._features(real, "real"))
         if fake is not None:
             self.fake_features.append(self._features(fake, "fake"))
+
+    def forward(self, *, real: Tensor | None = None, fake: Tensor | None = None) -> None:
+        """``metric(real=..., fake=...)`` only accumulates: PRD of one batch means nothing, and the clustering of
+        every batch would cost a full evaluation each time. Call :meth:`compute` at the end."""
+        self.update(real=real, fake=fake)
 
     def compute(self) -> dict[str, Tensor]:
         """The curve, the F_beta pair, FID and the sample counts."""

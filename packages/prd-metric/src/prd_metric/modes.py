@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from gen_common.weights import WeightsUnavailableError
+from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
 from prd_metric.metric import fid_from_features
 from prd_metric.plot import log_prd_to_wandb, plot_prd
 from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
@@ -91,6 +92,7 @@ def run(args) -> dict:
                      "max_recall": recall.max().item()})  # fmt: skip
         curves.append((precision.cpu(), recall.cpu()))
     settings = {k: getattr(args, k) for k in ("data", "num_clusters", "num_runs", "num_angles", "seed", "weights")}
+    settings |= {"device": args.device, "kmeans": KMEANS_SETTINGS["torch"]}
     return {"settings": {**settings, "embedding": embedding, "num_samples": n}, "rows": rows, "curves": curves}
 
 

@@ -107,8 +107,8 @@ def max_f_beta_pair(precision, recall, beta: float = 8):
     recall = torch.as_tensor(np.asarray(recall) if not torch.is_tensor(recall) else recall).double()
     if precision.shape != recall.shape:
         raise ValueError(f"precision and recall shapes differ: {tuple(precision.shape)} vs {tuple(recall.shape)}")
-    if ((precision < 0) | (precision > 1) | (recall < 0) | (recall > 1)).any():
-        raise ValueError("precision and recall must lie in [0, 1]")
+    if not (((precision >= 0) & (precision <= 1)) & ((recall >= 0) & (recall <= 1))).all():  # NaN fails too
+        raise ValueError("precision and recall must lie in [0, 1] (no NaN)")
     return (
         f_beta(precision, recall.to(precision.device), beta).max().item(),
         f_beta(precision, recall.to(precision.device), 1 / beta).max().item(),
