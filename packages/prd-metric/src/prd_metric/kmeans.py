@@ -83,9 +83,9 @@ def _cluster_sums(batch: torch.Tensor, labels: torch.Tensor, k: int) -> tuple[to
     return sums.view(runs, k, dim), seen.view(runs, k, 1)
 
 
-def assign(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+def assign(x: torch.Tensor, centers: torch.Tensor, x_sq: torch.Tensor | None = None) -> torch.Tensor:
     """Nearest-centre labels (R, N) of points (N, D) for per-run centres (R, K, D)."""
-    return _sq_dists(x, x.square().sum(dim=1), centers).argmin(dim=2)
+    return _sq_dists(x, x.square().sum(dim=1) if x_sq is None else x_sq, centers).argmin(dim=2)
 
 
 def minibatch_kmeans(
@@ -159,7 +159,7 @@ def minibatch_kmeans(
         active = active[patience[active] < max_no_improvement]
         if len(active) == 0:
             break
-    return centers, assign(x, centers)
+    return centers, assign(x, centers, x_sq)
 
 
 def _sklearn_labels(x: np.ndarray, num_clusters: int, num_runs: int, seed: int | None) -> np.ndarray:
