@@ -102,7 +102,7 @@ import sys, torch, torch.distributed as dist
 from prd_metric.metric import PrecisionRecallDistributions
 dist.init_process_group("gloo")
 rank, world = dist.get_rank(), dist.get_world_size()
-real, fake, settings = torch.load(sys.argv[1])
+real, fake, settings = torch.load(sys.argv[1], weights_only=True)
 metric = PrecisionRecallDistributions(embedding=None, **settings)
 metric.update(real=real[rank::world], fake=fake[rank::world])  # each process sees its share of the samples
 torch.save(metric.compute(), sys.argv[2] + f"/rank{rank}.pt")
@@ -123,7 +123,7 @@ def test_ddp_two_processes_equal_one_process(tmp_path):
     single.update(real=torch.cat([real[0::2], real[1::2]]), fake=torch.cat([fake[0::2], fake[1::2]]))
     ref = single.compute()
     for rank in (0, 1):
-        out = torch.load(tmp_path / f"rank{rank}.pt")
+        out = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         assert out["num_real"].item() == 400
         for key in ("precision", "recall", "fid"):
             torch.testing.assert_close(out[key], ref[key], atol=1e-4, rtol=1e-4)
