@@ -20,7 +20,7 @@ def _quantise(img: Tensor) -> Tensor:
     return img.clamp(0, 1).mul(255).round().div(255)
 
 
-def _y_8bit(img: Tensor, crop: int) -> Tensor:
+def y_channel_8bit(img: Tensor, crop: int) -> Tensor:
     """Quantise to 8 bits, take BT.601 Y on the [0, 255] scale, crop the border."""
     img = _quantise(img)
     y = rgb_to_y(img.double())
@@ -39,7 +39,7 @@ def psnr_y(est: Tensor, hr: Tensor, crop: int = 0) -> Tensor:
     """
     if est.shape != hr.shape:
         raise ValueError(f"shapes differ: estimate {tuple(est.shape)} vs reference {tuple(hr.shape)}")
-    mse = (_y_8bit(est, crop) - _y_8bit(hr, crop)).pow(2).mean(dim=(1, 2, 3))
+    mse = (y_channel_8bit(est, crop) - y_channel_8bit(hr, crop)).pow(2).mean(dim=(1, 2, 3))
     return 10 * torch.log10(255.0**2 / mse)
 
 
@@ -48,7 +48,7 @@ def ssim_y(est: Tensor, hr: Tensor, crop: int = 0) -> Tensor:
     if est.shape != hr.shape:
         raise ValueError(f"shapes differ: estimate {tuple(est.shape)} vs reference {tuple(hr.shape)}")
     _, ssim_map = structural_similarity_index_measure(
-        _y_8bit(est, crop), _y_8bit(hr, crop), gaussian_kernel=True, sigma=1.5, kernel_size=11,
+        y_channel_8bit(est, crop), y_channel_8bit(hr, crop), gaussian_kernel=True, sigma=1.5, kernel_size=11,
         data_range=255.0, reduction="none", return_full_image=True,
     )  # fmt: skip
     # Wang et al.'s reference (and scikit-image) average the SSIM map over the valid region only; torchmetrics

@@ -1,0 +1,113 @@
+"""Video SR LightningModule: wiring of FRVSR / SISR / VSR and L_sr + L_flow (thesis Sec. 3.3), no maths of its own."""
+
+import importlib
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from sr_image.nets import bicubic_upsample
+from sr_video.losses import sr_loss
+from sr_video.metrics import temporal_profile, video_psnr_y, video_ssim_y
+
+
+class VideoSR(pl.LightningModule):
+    """Trains any of the clip models of :mod:`sr_video.nets`: ``net(lr (N,T,3,h,w)) -> (est, L_flow)``.
+
+    Args:
+        net: the model, built by Hydra (nested ``_target_``): FRVSR, SISR or VSR.
+        lr: Adam's fixed learning rate (Sec. 3.3.5: 1e-4).
+        flow_weight: weight of L_flow in L = L_sr + L_flow (Sec. 3.3.2: 1).
+        eval_skip_ends: frames skipped at each end of a validation video (Table 3.2: 2; 0 keeps all).
+        compile: ``torch.compile`` the network.
+    """
+
+    def __init__(
+        self, net: nn.Module, lr: float = 1e-4, flow_weight: float = 1.0, eval_skip_ends: int = 0, compile: bool = False
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.scale = net.scale
+        self.val_metrics = nn.ModuleDict(
+            {k: MeanMetric() for k in ("psnr_y", "ssim_y", "psnr_y_bicubic", "ssim_y_bicubic")}
+        )
+
+    # The network's class and size travel in the checkpoint, so inference rebuilds it without the Hydra config.
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        srnet = self.net.srnet
+        checkpoint["net"] = {
+            "class": f"{type(self.net).__module__}.{type(self.net).__qualname__}",
+            "scale": self.scale,
+            "num_blocks": sum(1 for m in srnet.body if type(m).__name__ == "ResidualBlock"),
+            "num_filters": srnet.body[0].out_channels,
+        }
+
+    def configure_model(self) -> None:
+        if self.hparams.compile:
+            self.net.compile()
+
+    def forward(self, lr: Tensor) -> Tensor:
+        return self.net(lr)[0]
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr)  # Sec. 3.3.5: Adam, fixed 1e-4
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        est, flow_term = self.net(batch["lr"])
+        loss_sr = sr_loss(est, batch["hr"])
+        loss = loss_sr + self.hparams.flow_weight * flow_term
+        self.log_dict({"train/loss_sr": loss_sr.detach(), "train/loss_flow": flow_term.detach()}, on_step=True)
+        self.log("train/loss", loss.detach(), prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        lr, hr, skip = batch["lr"], batch["hr"], self.hparams.eval_skip_ends  # one whole video per batch
+        est = self(lr).clamp(0, 1)
+        bicubic = bicubic_upsample(lr.flatten(0, 1), self.scale).clamp(0, 1).view_as(hr)
+        m = self.val_metrics
+        for i in range(len(hr)):
+            m["psnr_y"].update(video_psnr_y(est[i], hr[i], skip_ends=skip))
+            m["ssim_y"].update(video_ssim_y(est[i], hr[i], skip_ends=skip))
+            m["psnr_y_bicubic"].update(video_psnr_y(bicubic[i], hr[i], skip_ends=skip))
+            m["ssim_y_bicubic"].update(video_ssim_y(bicubic[i], hr[i], skip_ends=skip))
+
+    def on_validation_epoch_end(self) -> None:
+        stage = "test" if self.trainer.testing else "val"
+        for name, metric in self.val_metrics.items():
+            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name == "psnr_y")
+            metric.reset()
+
+    test_step = validation_step
+    on_test_epoch_end = on_validation_epoch_end
+
+    def sample_panels(self, batch: dict) -> tuple[list[Tensor], str]:
+        """Last frame of the first clip: LR (nearest) | bicubic | output | HR, and their temporal profiles."""
+        lr, hr, s = batch["lr"][:1], batch["hr"][:1], self.scale
+        est = self(lr)[0].clamp(0, 1)
+        last_lr = lr[0, -1:]
+        frames = [F.interpolate(last_lr, scale_factor=s, mode="nearest"), bicubic_upsample(last_lr, s), est[-1:]]
+        frames.append(hr[0, -1:])
+        profiles = [temporal_profile(est)[None], temporal_profile(hr[0])[None]]
+        # profiles are (T, W) strips; pad them to the frames' height so they fit the same grid
+        h = frames[0].shape[-2]
+        profiles = [F.pad(p, (0, 0, 0, max(0, h - p.shape[-2])))[..., :h, :] for p in profiles]
+        panels = [p.clamp(0, 1) for p in frames + profiles]
+        return panels, "LR (nearest) | bicubic | output | HR | temporal profile: output | HR"
+
+
+def load_net(path: str) -> nn.Module:
+    """The trained network of a :class:`VideoSR` checkpoint, in eval mode."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or "net" not in ckpt:
+        raise ValueError(f"{path} is not a sr-video checkpoint (written by `python tools/train.py model=frvsr`)")
+    spec = ckpt["net"]
+    module_name, _, cls_name = spec["class"].rpartition(".")
+    if not module_name.startswith("sr_video."):
+        raise ValueError(f"{path}: unexpected network class {spec['class']}")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    net = cls(scale=spec["scale"], num_blocks=spec["num_blocks"], num_filters=spec["num_filters"])
+    net.load_state_dict({k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")})
+    return net.eval()
