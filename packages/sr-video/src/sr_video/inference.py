@@ -1,0 +1,91 @@
+"""Streaming video super-resolution (thesis Sec. 3.3.5): one forward pass per frame, constant memory.
+
+Frames are decoded, upscaled and encoded one at a time; only the previous LR frame and HR estimate are kept
+(FRVSR), or a window of three LR frames (VSR). At a scene cut the recurrence restarts from a black estimate: a
+warped estimate of another scene can only hurt. Sec. 3.5's "ground-truth HR frame every K-th frame" mode replaces
+the previous estimate by the true HR frame every K frames.
+"""
+
+from collections.abc import Iterable, Iterator
+
+import torch
+from torch import Tensor, nn
+
+from sr_video.nets import FRVSR, SISR, VSR, warp
+
+# Mean absolute difference (0-1 scale) of consecutive LR frames above which the recurrence restarts; the same rule
+# and threshold the training data uses to drop clips with cuts (sr_video.data).
+SCENE_CUT = 0.1
+
+
+def _cut(prev: Tensor, cur: Tensor, threshold: float) -> bool:
+    return (prev - cur).abs().mean().item() > threshold  # one host sync per frame, outside any training loop
+
+
+def stream_upscale(
+    net: nn.Module,
+    frames: Iterable[Tensor],
+    device: str | torch.device = "cpu",
+    bf16: bool = False,
+    scene_cut: float | None = SCENE_CUT,
+    hr_frames: Iterable[Tensor] | None = None,
+    gt_every: int | None = None,
+) -> Iterator[Tensor]:
+    """Upscale LR frames (3, h, w) in [0, 1] one by one; yields HR frames (3, sh, sw) on the CPU, float32.
+
+    Args:
+        net: a trained FRVSR, VSR or SISR (eval mode is set here).
+        frames: LR frames, h and w multiples of 8 (FNet's three poolings).
+        device: where the network runs.
+        bf16: autocast to bfloat16 (CUDA).
+        scene_cut: restart threshold (mean absolute frame difference); None never restarts.
+        hr_frames, gt_every: with both, every ``gt_every``-th previous estimate is replaced by the ground-truth HR
+            frame (Sec. 3.5; FRVSR only).
+    """
+    net = net.eval().to(device)
+    if gt_every is not None and (hr_frames is None or not isinstance(net, FRVSR)):
+        raise ValueError("gt_every needs hr_frames and an FRVSR network")
+    hr_iter = iter(hr_frames) if hr_frames is not None else None
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
+    with torch.inference_mode(), autocast:
+        if isinstance(net, VSR):
+            yield from _stream_vsr(net, frames, device, scene_cut)
+            return
+        lr_prev = est_prev = None
+        for t, frame in enumerate(frames):
+            lr = frame.to(device)[None]
+            hr_t = next(hr_iter).to(device)[None] if hr_iter is not None else None
+            if isinstance(net, SISR):
+                est = net.srnet(lr)
+            else:
+                if lr_prev is None or (scene_cut is not None and _cut(lr_prev, lr, scene_cut)):
+                    lr_prev, est_prev = lr, net.black(lr)
+                est, _ = net.step(lr_prev, lr, est_prev)
+                lr_prev, est_prev = lr, est
+                if gt_every and hr_t is not None and (t + 1) % gt_every == 0:
+                    est_prev = hr_t.to(est.dtype)  # Sec. 3.5: the next frame starts from the true HR frame
+            yield est[0].float().clamp(0, 1).cpu()
+
+
+def _stream_vsr(net: VSR, frames: Iterable[Tensor], device, scene_cut: float | None) -> Iterator[Tensor]:
+    """VSR needs the next frame: one frame of look-ahead; at a scene's ends the missing neighbour is the frame itself
+    (as :class:`sr_video.nets.VSR` does at a clip's ends)."""
+
+    def one(prev: Tensor, cur: Tensor, nxt: Tensor) -> Tensor:
+        x = torch.cat([cur, warp(prev, net.fnet(prev, cur)), warp(nxt, net.fnet(nxt, cur))], dim=1)
+        return net.srnet(x)[0].float().clamp(0, 1).cpu()
+
+    prev = cur = None  # cur waits for its next frame
+    for frame in frames:
+        lr = frame.to(device)[None]
+        if cur is not None and scene_cut is not None and _cut(cur, lr, scene_cut):
+            yield one(prev, cur, cur)
+            prev = cur = None
+        if cur is not None:
+            yield one(prev, cur, lr)
+            prev = cur
+        else:
+            prev = lr
+        cur = lr
+    if cur is not None:
+        yield one(prev, cur, cur)
