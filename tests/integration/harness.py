@@ -13,6 +13,8 @@ from omegaconf import open_dict
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if not p.stem.startswith("_"))
+IMAGE_MODELS = [m for m in MODELS if m.startswith("enhancenet_")]
+VIDEO_MODELS = [m for m in MODELS if m not in IMAGE_MODELS]
 # Small but real: every loss, network and callback runs; only sizes shrink (VGG is random: no download here).
 TINY = [
     "trainer=debug",
@@ -23,6 +25,21 @@ TINY = [
     "data.batch_size=2",
     "data.num_workers=0",
     "data.samples_per_epoch=8",
+    "callbacks.sample_grid.every_n_steps=2",
+]
+
+# Video models: short clips of the embedded videos (first 40 frames decoded), a 6-frame evaluation video.
+TINY_VIDEO = [
+    "trainer=debug",
+    "model.net.num_blocks=1",
+    "model.net.num_filters=8",
+    "data.batch_size=2",
+    "data.clip_len=3",
+    "data.crop=64",
+    "data.num_workers=0",
+    "data.samples_per_epoch=6",
+    "data.max_train_frames=40",
+    "data.max_eval_frames=6",
     "callbacks.sample_grid.every_n_steps=2",
 ]
 

@@ -5,10 +5,13 @@ import shutil
 import harness
 import hydra
 import pytest
-from harness import CONF, MODELS, compose_cfg
+from harness import CONF, IMAGE_MODELS, MODELS, VIDEO_MODELS, compose_cfg
 
 from sr_image.data import SRDataModule
 from sr_image.module import EnhanceNet
+from sr_video.data import VideoDataModule
+from sr_video.module import VideoSR
+from sr_video.nets import FRVSR, SISR, VSR
 
 TABLE_2_2 = {"enhancenet_e", "enhancenet_p", "enhancenet_ea", "enhancenet_pa", "enhancenet_eat", "enhancenet_pat"}
 
@@ -17,7 +20,23 @@ def test_all_table_2_2_variants_have_configs():
     assert TABLE_2_2 <= set(MODELS)
 
 
-@pytest.mark.parametrize("model", MODELS)
+def test_all_chapter_3_models_have_configs():
+    assert {"frvsr", "frvsr_3_64", "frvsr_5_64", "sisr", "vsr"} <= set(MODELS)
+
+
+@pytest.mark.parametrize("model", VIDEO_MODELS)
+def test_video_model_picks_the_embedded_videos_and_instantiates(model):
+    cfg = compose_cfg([f"model={model}"])
+    assert cfg.data._target_ == "sr_video.data.VideoDataModule" and cfg.data.mode == "embedded"
+    module = hydra.utils.instantiate(cfg.model)
+    assert isinstance(module, VideoSR) and isinstance(hydra.utils.instantiate(cfg.data), VideoDataModule)
+    expected = {"frvsr": FRVSR, "sisr": SISR, "vsr": VSR}[model.split("_")[0]]
+    assert type(module.net) is expected and module.hparams.lr == 1e-4  # Sec. 3.3.5
+    blocks, filters = (3, 64) if model == "frvsr_3_64" else (5, 64) if model == "frvsr_5_64" else (10, 128)
+    assert cfg.model.net.num_blocks == blocks and cfg.model.net.num_filters == filters  # Sec. 3.4.7
+
+
+@pytest.mark.parametrize("model", IMAGE_MODELS)
 def test_model_picks_its_dataset_and_instantiates(model):
     cfg = compose_cfg([f"model={model}", "model.vgg_weights=random"])
     assert cfg.data._target_ == "sr_image.data.SRDataModule" and cfg.data.root is None

@@ -2,12 +2,27 @@
 
 import pytest
 import torch
-from harness import MODELS, TINY
+from harness import IMAGE_MODELS, TINY, TINY_VIDEO
 
 from sr_image.module import load_generator
+from sr_video.module import load_net
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", ["frvsr", "sisr", "vsr"])
+def test_video_model_trains_on_embedded_videos(model, run_train):
+    metrics, out = run_train([f"model={model}", *TINY_VIDEO, "logger=wandb"])
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+    assert (metrics["train/loss_flow"] > 0) == (model != "sisr")  # L_flow (Eq. 3.8) only where FNet runs
+    assert 15 < metrics["test/psnr_y_bicubic"] < 50 and "test/psnr_y" in metrics
+    ckpt_path = out / "checkpoints" / "last.ckpt"
+    assert torch.load(ckpt_path, map_location="cpu", weights_only=True)["global_step"] == 3
+    assert type(load_net(str(ckpt_path))).__name__ == model.upper()
+    media = list((out / "wandb").glob("offline-run-*/files/media/images/**/*.png"))
+    names = {p.parent.name + "/" + p.name.split("_")[0] for p in media}
+    assert {"train/samples", "val/samples"} <= names, names
+
+
+@pytest.mark.parametrize("model", IMAGE_MODELS)
 def test_variant_trains_checkpoints_and_logs_grids(model, run_train):
     metrics, out = run_train([f"model={model}", *TINY, "logger=wandb"])
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))

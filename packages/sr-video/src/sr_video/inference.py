@@ -11,15 +11,15 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import Tensor, nn
 
+from sr_video.data import SCENE_CUT_THRESHOLD, scene_change
 from sr_video.nets import FRVSR, SISR, VSR, warp
 
-# Mean absolute difference (0-1 scale) of consecutive LR frames above which the recurrence restarts; the same rule
-# and threshold the training data uses to drop clips with cuts (sr_video.data).
-SCENE_CUT = 0.1
+# The recurrence restarts where the training data would cut clips (sr_video.data's measure and threshold).
+SCENE_CUT = SCENE_CUT_THRESHOLD
 
 
 def _cut(prev: Tensor, cur: Tensor, threshold: float) -> bool:
-    return (prev - cur).abs().mean().item() > threshold  # one host sync per frame, outside any training loop
+    return scene_change(prev[0], cur[0]).item() > threshold  # one host sync per frame, outside any training loop
 
 
 def stream_upscale(
