@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Evaluate an EnhanceNet checkpoint as thesis Tables 2.3-2.5 do, with bicubic alongside.
 
+Video checkpoints (FRVSR / VSR / SISR) go to ``sr-video-evaluate`` instead (``--ckpt LABEL=PATH``, repeatable).
+
     python tools/evaluate.py --ckpt logs/train/runs/<run>/checkpoints/last.ckpt \
         [--sets embedded /data/Set5 /data/Set14 ...] [--scale 4] \
         [--recognition /data/imagenet_val_labelled --resnet-weights imagenet|random|/path/resnet50.pth] \
@@ -166,4 +168,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from _dispatch import video_checkpoint_given
+
+    if video_checkpoint_given(sys.argv[1:]):  # FRVSR / VSR / SISR: the video evaluation (Sec. 3.4)
+        from sr_video.evaluate import main as video_main
+
+        sys.exit(video_main())
     sys.exit(main())

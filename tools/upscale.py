@@ -8,20 +8,10 @@ checkpoint runs ``sr-upscale`` (tiled images).
 
 import sys
 
-import torch
-
-
-def _is_video_checkpoint(argv: list[str]) -> bool:
-    path = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--ckpt"), None)
-    path = path or next((a.split("=", 1)[1] for a in argv if a.startswith("--ckpt=")), None)
-    try:
-        return path is not None and "net" in torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # missing or foreign file: the image command reports it properly
-        return False
-
+from _dispatch import video_checkpoint_given
 
 if __name__ == "__main__":
-    if _is_video_checkpoint(sys.argv[1:]):
+    if video_checkpoint_given(sys.argv[1:]):
         from sr_video.cli import main
     else:
         from sr_image.cli import upscale_main as main

@@ -45,3 +45,16 @@ def test_ground_truth_every_k_frames():
     with torch.no_grad():  # frame 3 (index 2) starts from the true HR frame 2 (index 1)
         expected, _ = net.step(lr[1:2], lr[2:3], hr[1:2])
     torch.testing.assert_close(out[2], expected[0].clamp(0, 1))
+
+
+def test_stream_is_lazy():
+    # An endless input: outputs come while frames are still arriving, so nothing accumulates (FRVSR and VSR).
+    import itertools
+
+    def endless():
+        for t in itertools.count():
+            yield torch.roll(_clip(0, 1)[0], t, dims=-1)
+
+    for cls in (FRVSR, VSR):
+        out = list(itertools.islice(stream_upscale(cls(**SMALL), endless(), scene_cut=None), 3))
+        assert len(out) == 3 and out[0].shape == (3, 64, 96)

@@ -98,6 +98,14 @@ class VideoSR(pl.LightningModule):
         return panels, "LR (nearest) | bicubic | output | HR | temporal profile: output | HR"
 
 
+def is_video_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a checkpoint of :class:`VideoSR` (False for missing or foreign files)."""
+    try:
+        return "net" in torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # missing, unreadable, or not a dict: not ours; the caller's own loader reports it
+        return False
+
+
 def load_net(path: str) -> nn.Module:
     """The trained network of a :class:`VideoSR` checkpoint, in eval mode."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,0 +1,119 @@
+"""``sr-video-evaluate``: FRVSR / VSR / SISR checkpoints and bicubic on whole videos (thesis Sec. 3.4, Table 3.2).
+
+    sr-video-evaluate --ckpt FRVSR=runs/frvsr/checkpoints/last.ckpt --ckpt SISR=runs/sisr/checkpoints/last.ckpt \
+        [--videos embedded | /data/Vid4] [--skip-ends 2] [--profiles DIR] [--json out.json] [--wandb PROJECT]
+
+Per video and method: video PSNR on Y (one MSE over all frames), mean SSIM on Y, and the motion-compensated
+flicker measure of :func:`sr_video.metrics.temporal_consistency`; then the average over videos. ``--profiles``
+writes the temporal profiles of Fig. 3.6 (one PNG per video: bicubic | each model | HR); ``--json`` adds the PSNR
+of every frame (Fig. 3.7). The LR input is made from the HR video by the training degradation (Sec. 3.3.5).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from gen_common.images import save_image
+from sr_image.nets import bicubic_upsample
+from sr_video.data import SIGMA, VideoEvalDataset
+from sr_video.inference import stream_upscale
+from sr_video.metrics import psnr_per_frame, temporal_consistency, temporal_profile, video_psnr_y, video_ssim_y
+from sr_video.module import load_net
+from sr_video.video_io import VideoReadError, embedded_videos, list_videos
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sr-video-evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt", action="append", required=True, metavar="LABEL=PATH", help="a checkpoint; repeatable")
+    p.add_argument("--videos", default="embedded", help="'embedded' (carphone) or a folder of videos / frame folders")
+    p.add_argument("--sigma", type=float, default=SIGMA, help="blur of the LR degradation (Sec. 3.4.2: 1.5)")
+    p.add_argument("--skip-ends", type=int, default=0, help="frames skipped at each end (Table 3.2's protocol: 2)")
+    p.add_argument("--max-frames", type=int, help="only the first frames of each video (quick CPU runs)")
+    p.add_argument("--no-flicker", action="store_true", help="skip the temporal-consistency measure (slow on CPU)")
+    p.add_argument("--profiles", help="folder for the temporal-profile PNGs (Fig. 3.6)")
+    p.add_argument("--json", help="write all numbers, per-frame PSNR included, here")
+    p.add_argument("--wandb", metavar="PROJECT", help="also log the table and profiles to W&B (offline without a key)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p
+
+
+def evaluate(args) -> dict:
+    """Run every method on every video; returns ``{video: {method: {psnr_y, ssim_y, flicker, psnr_per_frame}}}``."""
+    nets = {}
+    for spec in args.ckpt:
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = Path(spec).parent.parent.name or spec, spec
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+        nets[label] = load_net(path)
+    videos = embedded_videos("eval") if args.videos == "embedded" else list_videos(args.videos)
+    scale = next(iter(nets.values())).scale
+    if any(net.scale != scale for net in nets.values()):
+        raise ValueError("all checkpoints must have one scale")
+    data = VideoEvalDataset(videos, scale, args.sigma, max_frames=args.max_frames)
+    results, profiles = {}, {}
+    for item in data:
+        lr, hr, name = item["lr"], item["hr"], item["name"]
+        outs = {"bicubic": bicubic_upsample(lr, scale).clamp(0, 1)}
+        for label, net in nets.items():
+            outs[label] = torch.stack(list(stream_upscale(net, lr, args.device, scene_cut=None)))
+        results[name] = {}
+        for method, est in outs.items():
+            row = {
+                "psnr_y": video_psnr_y(est, hr, skip_ends=args.skip_ends).item(),
+                "ssim_y": video_ssim_y(est, hr, skip_ends=args.skip_ends).item(),
+                "psnr_per_frame": psnr_per_frame(est, hr).tolist(),
+            }
+            if not args.no_flicker:
+                row["flicker"] = temporal_consistency(est, hr).item()
+            results[name][method] = row
+        profiles[name] = torch.cat([temporal_profile(v) for v in [*outs.values(), hr]], dim=-1)
+        if args.profiles:
+            Path(args.profiles).mkdir(parents=True, exist_ok=True)
+            save_image(profiles[name], Path(args.profiles) / f"{name}_profile.png")
+    return {"results": results, "profiles": profiles, "methods": list(outs)}
+
+
+def table(results: dict, methods: list[str]) -> str:
+    """Markdown: one row per video and method, then the averages over videos."""
+    has_flicker = all("flicker" in r for v in results.values() for r in v.values())
+    head = "| video | method | PSNR (Y) | SSIM (Y) |" + (" flicker |" if has_flicker else "")
+    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+    for name in [*results, "average"]:
+        for m in methods:
+            rows = list(results.values()) if name == "average" else [results[name]]
+            keys = [k for k in ("psnr_y", "ssim_y", "flicker") if k in rows[0][m]]
+            vals = {k: sum(r[m][k] for r in rows) / len(rows) for k in keys}
+            line = f"| {name} | {m} | {vals['psnr_y']:.2f} | {vals['ssim_y']:.4f} |"
+            lines.append(line + (f" {vals['flicker']:.2f} |" if has_flicker else ""))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        out = evaluate(args)
+    except (OSError, ValueError, VideoReadError) as err:
+        print(f"sr-video-evaluate: error: {err}", file=sys.stderr)
+        return 2
+    print(table(out["results"], out["methods"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"settings": vars(args), "results": out["results"]}, indent=1))
+    if args.wandb:
+        import wandb
+
+        from gen_common.loggers import wandb_mode
+
+        with wandb.init(project=args.wandb, mode=wandb_mode(), config=vars(args)) as run:
+            for name, profile in out["profiles"].items():
+                run.log({f"eval/{name}/profile": wandb.Image(profile.permute(1, 2, 0).numpy())})
+            run.log({f"eval/{v}/{m}/psnr_y": r["psnr_y"] for v, rs in out["results"].items() for m, r in rs.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
