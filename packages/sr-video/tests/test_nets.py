@@ -33,15 +33,15 @@ def test_warp_zero_flow_is_identity_and_integer_shift_is_exact():
     torch.testing.assert_close(warp(img, torch.zeros(2, 2, 16, 24)), img, rtol=0, atol=1e-6)
     dx, dy = 3, 2  # read from 3 px right and 2 px down: out[y, x] = img[y + 2, x + 3]
     flow = torch.zeros(2, 2, 16, 24)
-    flow[:, 0], flow[:, 1] = 2 * dx / 24, 2 * dy / 16
+    flow[:, 0], flow[:, 1] = dx, dy
     out = warp(img, flow)
     torch.testing.assert_close(out[..., : 16 - dy, : 24 - dx], img[..., dy:, dx:], rtol=0, atol=1e-5)
 
 
 def test_upscaled_flow_moves_the_hr_image_as_the_lr_one():
-    # A normalised flow is a fraction of the image size: the same flow shifts LR by k px and HR by s k px.
+    # One LR pixel of motion is s HR pixels (Eq. 3.2 with flows in pixels).
     flow = torch.zeros(1, 2, 8, 8)
-    flow[:, 0] = 2 * 1 / 8  # one LR pixel to the right
+    flow[:, 0] = 1.0  # one LR pixel to the right
     up = upscale_flow(flow, 4)
     assert up.shape == (1, 2, 32, 32)
     hr = torch.rand(1, 3, 32, 32)
@@ -51,7 +51,7 @@ def test_upscaled_flow_moves_the_hr_image_as_the_lr_one():
 def test_fnet_range_and_size_check():
     net = FNet()
     flow = net(torch.rand(2, 3, 16, 24), torch.rand(2, 3, 16, 24))
-    assert flow.shape == (2, 2, 16, 24) and flow.abs().max() <= 1
+    assert flow.shape == (2, 2, 16, 24) and flow.abs().max() <= net.max_flow == 24  # pixels, |F| <= max_flow
     with pytest.raises(ValueError, match="multiples of 8"):
         net(torch.rand(1, 3, 12, 16), torch.rand(1, 3, 12, 16))
 

@@ -3,10 +3,12 @@
 Plain ``nn.Module``s and tensor functions; no Lightning here. Images are (N, 3, H, W) in [0, 1], clips
 (N, T, 3, H, W). Flows are (N, 2, H, W), channel 0 horizontal (x), channel 1 vertical (y).
 
-Flow convention (the thesis says "normalised", Eq. 3.1, and leaves the rest open): F is a *displacement* in
-``grid_sample``'s normalised coordinates, so pixel x of the current frame is read from position x + F(x) of the
-previous one (backward warping, Jaderberg et al. 2015), and F = 0 is the identity. A normalised displacement is a
-fraction of the image size, so upscaling the flow (Eq. 3.2) only interpolates it; no rescaling by s is needed.
+Flow convention (the thesis says "normalised", Eq. 3.1, and leaves the rest open): FNet's tanh output in [-1, 1]
+is a displacement normalised by ``max_flow`` LR pixels (TecoGAN's FRVSR: 24), and flows passed between functions
+are displacements in pixels, so pixel x of the current frame is read from position x + F(x) of the previous one
+(backward warping, Jaderberg et al. 2015) and F = 0 is the identity. Pixel units keep the networks fully
+convolutional: a displacement normalised by the image size would mean different motions on training crops and on
+full frames. Upscaling the flow (Eq. 3.2) interpolates it and multiplies it by s (an LR pixel is s HR pixels).
 """
 
 import math
@@ -41,8 +43,8 @@ def space_to_depth(x: Tensor, s: int) -> Tensor:
 
 
 def upscale_flow(flow: Tensor, s: int) -> Tensor:
-    """UP of Eq. 3.2: bilinear interpolation of the (normalised, so scale-free) flow map by s."""
-    return F.interpolate(flow, scale_factor=s, mode="bilinear", align_corners=False)
+    """UP of Eq. 3.2: bilinear interpolation of a pixel flow map by s; its values scale by s too."""
+    return s * F.interpolate(flow, scale_factor=s, mode="bilinear", align_corners=False)
 
 
 def _base_grid(n: int, h: int, w: int, like: Tensor) -> Tensor:
@@ -58,12 +60,13 @@ def warp(img: Tensor, flow: Tensor) -> Tensor:
 
     Args:
         img: (N, C, H, W).
-        flow: (N, 2, H, W) normalised displacement (x, y); a shift of one pixel is 2 / W (x) or 2 / H (y).
+        flow: (N, 2, H, W) displacement in pixels, channel 0 horizontal (x), channel 1 vertical (y).
 
     Positions outside the image read the nearest border pixel (``padding_mode="border"``).
     """
     n, _, h, w = img.shape
-    grid = _base_grid(n, h, w, flow) + flow.permute(0, 2, 3, 1)
+    to_grid = flow.new_tensor([2 / w, 2 / h]).view(1, 2, 1, 1)  # pixels -> grid_sample's [-1, 1] coordinates
+    grid = _base_grid(n, h, w, flow) + (flow * to_grid).permute(0, 2, 3, 1)
     return F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -72,11 +75,13 @@ class FNet(nn.Module):
 
     2x (conv3x3 + leaky ReLU 0.2) then 2x2 max-pool, for 32, 64, 128 filters; 2x (conv + leaky ReLU) then 2x
     bilinear upsampling, for 256, 128, 64 filters; conv 32 + leaky ReLU, conv 2, tanh. Input H, W must be multiples
-    of 8 (three poolings; the thesis crops borders to that). Output: normalised flow in [-1, 1]^2.
+    of 8 (three poolings; the thesis crops borders to that). Output: the tanh's normalised flow in [-1, 1]^2 times
+    ``max_flow``, i.e. a displacement in LR pixels of at most ``max_flow``.
     """
 
-    def __init__(self, in_channels: int = 6) -> None:
+    def __init__(self, in_channels: int = 6, max_flow: float = 24.0) -> None:
         super().__init__()
+        self.max_flow = max_flow
 
         def pair(cin: int, cout: int) -> list[nn.Module]:
             return [conv3x3(cin, cout), nn.LeakyReLU(0.2), conv3x3(cout, cout), nn.LeakyReLU(0.2)]
@@ -93,7 +98,7 @@ class FNet(nn.Module):
         h, w = cur.shape[-2:]
         if h % 8 or w % 8:
             raise ValueError(f"FNet needs LR frames with H, W multiples of 8, got {h}x{w}; crop the borders")
-        return self.head(self.decoder(self.encoder(torch.cat([prev, cur], dim=1))))
+        return self.max_flow * self.head(self.decoder(self.encoder(torch.cat([prev, cur], dim=1))))
 
 
 class SRNet(nn.Module):
