@@ -10,7 +10,7 @@ from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 os.environ.setdefault("WANDB_SILENT", "true")
 log = logging.getLogger("train")
@@ -22,11 +22,22 @@ def instantiate_all(group: DictConfig | None) -> list:
     return [hydra.utils.instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
 
 
+def use_module_monitor(callbacks: DictConfig | None, model: pl.LightningModule) -> None:
+    """Callbacks configured with ``monitor: module`` take the key and mode the LightningModule declares."""
+    for c in (callbacks or {}).values():
+        if c is not None and c.get("monitor") == "module":
+            if not hasattr(model, "monitor"):
+                raise ValueError(f"{type(model).__name__} declares no monitor key; set callbacks.*.monitor explicitly")
+            with open_dict(c):
+                c.monitor, c.mode = model.monitor
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) one run; returns the final logged metrics as floats."""
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+    use_module_monitor(cfg.get("callbacks"), model)
     loggers = instantiate_all(cfg.get("logger"))
     trainer: pl.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if not p.stem.startswith("_"))
 IMAGE_MODELS = [m for m in MODELS if m.startswith("enhancenet_")]
-VIDEO_MODELS = [m for m in MODELS if m not in IMAGE_MODELS]
+GAN_MODELS = [m for m in MODELS if m.removeprefix("tan_") in ("dcgan", "lsgan", "wgan_gp")]
+VIDEO_MODELS = [m for m in MODELS if m.startswith(("frvsr", "sisr", "vsr"))]
 # Small but real: every loss, network and callback runs; only sizes shrink (VGG is random: no download here).
 TINY = [
     "trainer=debug",
@@ -40,6 +41,18 @@ TINY_VIDEO = [
     "data.samples_per_epoch=6",
     "data.max_train_frames=40",
     "data.max_eval_frames=6",
+    "callbacks.sample_grid.every_n_steps=2",
+]
+
+# GANs: narrow networks, a 64-image reference set, one PRD clustering.
+TINY_GAN = [
+    "trainer=debug",
+    "model.width=8",
+    "model.lens_width=8",
+    "model.lens_blocks=2",
+    "model.prd_num_runs=1",
+    "data.batch_size=4",
+    "data.eval_samples=64",
     "callbacks.sample_grid.every_n_steps=2",
 ]
 

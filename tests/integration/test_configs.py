@@ -5,13 +5,15 @@ import shutil
 import harness
 import hydra
 import pytest
-from harness import CONF, IMAGE_MODELS, MODELS, VIDEO_MODELS, compose_cfg
+from harness import CONF, GAN_MODELS, IMAGE_MODELS, MODELS, VIDEO_MODELS, compose_cfg
 
 from sr_image.data import SRDataModule
 from sr_image.module import EnhanceNet
 from sr_video.data import VideoDataModule
 from sr_video.module import VideoSR
 from sr_video.nets import FRVSR, SISR, VSR
+from tempered_gan.data import GanDataModule
+from tempered_gan.module import TemperedGAN
 
 TABLE_2_2 = {"enhancenet_e", "enhancenet_p", "enhancenet_ea", "enhancenet_pa", "enhancenet_eat", "enhancenet_pat"}
 
@@ -22,6 +24,36 @@ def test_all_table_2_2_variants_have_configs():
 
 def test_all_chapter_3_models_have_configs():
     assert {"frvsr", "frvsr_3_64", "frvsr_5_64", "sisr", "vsr"} <= set(MODELS)
+
+
+def test_every_model_is_in_one_test_family():
+    assert sorted(IMAGE_MODELS + VIDEO_MODELS + GAN_MODELS) == MODELS
+    assert set(GAN_MODELS) == {"dcgan", "lsgan", "wgan_gp", "tan_dcgan", "tan_lsgan", "tan_wgan_gp"}
+
+
+@pytest.mark.parametrize("model", GAN_MODELS)
+def test_gan_model_picks_the_colour_digits_and_instantiates(model):
+    cfg = compose_cfg([f"model={model}"])
+    assert cfg.data.dataset == "color_digits" and cfg.model.channels == 3
+    assert cfg.model.embedding == "digits_channels"
+    module, dm = hydra.utils.instantiate(cfg.model), hydra.utils.instantiate(cfg.data)
+    assert isinstance(module, TemperedGAN) and isinstance(dm, GanDataModule)
+    hp, gan = module.hparams, model.removeprefix("tan_")
+    assert (module.lens is not None) == model.startswith("tan_") and hp.lens_k == 100_000  # Eq. 4.4, Sec. 4.2
+    assert hp.gan_type == {"dcgan": "gan", "lsgan": "lsgan", "wgan_gp": "wgan_gp"}[gan] and hp.lr == 1e-4
+    assert (hp.batch_norm_g, hp.batch_norm_d) == {"dcgan": (1, 1), "lsgan": (0, 0), "wgan_gp": (1, 0)}[gan]
+    assert hp.optimizer == ("rmsprop" if gan == "wgan_gp" else "adam")  # Sec. 4.2.4
+    assert dm.hparams.batches_per_step == hp.n_critic == (5 if gan == "wgan_gp" else 1)
+    assert cfg.data.eval_samples == 4096  # Sec. 4.2.4
+
+
+@pytest.mark.parametrize("data", ["gan_digits", "gan_mnist", "gan_color_mnist", "gan_celeba", "gan_cifar10"])
+def test_gan_dataset_options(data):
+    cfg = compose_cfg(["model=tan_dcgan", f"data={data}", "data.root=/nowhere"])
+    channels = 1 if data in ("gan_digits", "gan_mnist") else 3
+    assert cfg.model.channels == channels and cfg.data.root == "/nowhere"
+    assert cfg.model.embedding == ("digits" if data == "gan_digits" else "inception")
+    assert hydra.utils.instantiate(cfg.data).channels == channels
 
 
 @pytest.mark.parametrize("model", VIDEO_MODELS)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from harness import ROOT, TINY
+from harness import ROOT, TINY, TINY_GAN
 
 # Two steps per epoch so the interruption falls on an epoch boundary, where Lightning restarts the data
 # iterator; validation (and the checkpoint) every 2 steps.
@@ -45,6 +45,22 @@ def test_resume_continues_exactly(run_train, tmp_path):
     for s_opt, r_opt in zip(straight["optimizer_states"], resumed["optimizer_states"], strict=True):  # G and D
         for idx, s_state in s_opt["state"].items():
             torch.testing.assert_close(r_opt["state"][idx]["exp_avg_sq"], s_state["exp_avg_sq"])
+
+
+@pytest.mark.parametrize("model", ["tan_dcgan", "tan_wgan_gp"])
+def test_gan_resume_restores_the_lens_schedule(model, run_train, tmp_path):
+    args = [f"model={model}", *TINY_GAN, "logger=none", "test=false", "trainer.val_check_interval=2"]
+    args += ["model.lens_k=6"]  # lambda still moving at the interruption
+    run_train([*args, "trainer.max_steps=4"], tmp_path / "straight")
+    run_train([*args, "trainer.max_steps=2"], tmp_path / "first")
+    first = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert int(_state(first)["state_dict"]["lens_t"]) == 2
+    run_train([*args, "trainer.max_steps=4", f"ckpt_path={first}"], tmp_path / "resumed")
+    straight = _state(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = _state(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert int(resumed["state_dict"]["lens_t"]) == 4  # t of Eq. 4.4 continued, not restarted
+    for name, value in straight["state_dict"].items():  # G, D, lens: the same run as without interruption
+        torch.testing.assert_close(resumed["state_dict"][name], value, msg=name)
 
 
 def _cli(args, tmp_path, **kw):

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from harness import IMAGE_MODELS, TINY, TINY_VIDEO
+from harness import GAN_MODELS, IMAGE_MODELS, TINY, TINY_GAN, TINY_VIDEO
 
 from sr_image.module import load_generator
 from sr_video.module import load_net
@@ -77,3 +77,21 @@ def test_last_checkpoint_is_the_latest_state_even_without_improvement(run_train)
         ]
     )
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+
+
+@pytest.mark.parametrize("model", GAN_MODELS)
+def test_gan_trains_with_fid_prd_and_sample_grids(model, run_train):
+    metrics, out = run_train([f"model={model}", *TINY_GAN, "logger=wandb"])
+    for key in ("train/loss_g", "train/loss_d", "train/d_real", "train/d_fake", "val/fid", "test/prd_f8"):
+        assert torch.isfinite(torch.tensor(metrics[key])), key
+    assert 0 <= metrics["val/prd_f1_8"] <= 1 and metrics["val/fid"] > 0
+    lens = model.startswith("tan_")
+    assert ("train/lambda" in metrics) == lens and ("train/d_lensed" in metrics) == lens
+    assert ("train/gp" in metrics) == model.endswith("wgan_gp")
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 3  # generator iterations, whatever n_critic is
+    assert int(ckpt["state_dict"]["lens_t"]) == (3 if lens else 0)
+    assert len(ckpt["optimizer_states"]) == (3 if lens else 2)
+    assert list(out.glob("checkpoints/step*.ckpt"))  # best by val/fid, the key TemperedGAN declares
+    media = list((out / "wandb").glob("offline-run-*/files/media/images/**/*.png"))
+    assert {p.parent.name + "/" + p.name.split("_")[0] for p in media} >= {"train/samples", "val/samples"}

@@ -1,5 +1,6 @@
 """Callbacks every package reuses: sample grids for the logger, RNG state in checkpoints."""
 
+import json
 import random
 from pathlib import Path
 
@@ -111,3 +112,29 @@ class ChannelsLast(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         pl_module.to(memory_format=torch.channels_last)
+
+
+class MetricsHistory(pl.Callback):
+    """Append every validation's and test's logged metrics to ``<dirpath>/metrics.jsonl``, whatever the logger.
+
+    One JSON object per line: ``{"stage": "val" | "test", "step": global_step, "<key>": value, ...}`` with the
+    ``val/*`` (or ``test/*``) keys. ``tools/report.py`` reads these files to compare the runs of a sweep.
+    """
+
+    def __init__(self, dirpath: str) -> None:
+        self.path = Path(dirpath) / "metrics.jsonl"
+
+    def _write(self, trainer: pl.Trainer, stage: str) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        row = {"stage": stage, "step": trainer.global_step}
+        row |= {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(f"{stage}/")}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._write(trainer, "val")
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._write(trainer, "test")

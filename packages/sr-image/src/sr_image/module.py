@@ -35,6 +35,8 @@ class EnhanceNet(pl.LightningModule):
     the same for every variant whatever the gate does.
     """
 
+    monitor = ("val/psnr_y", "max")  # the checkpoint key of tools/train.py
+
     def __init__(
         self,
         scale: int = 4,

@@ -24,6 +24,8 @@ class VideoSR(pl.LightningModule):
         compile: ``torch.compile`` the network.
     """
 
+    monitor = ("val/psnr_y", "max")  # the checkpoint key of tools/train.py (video PSNR on Y)
+
     def __init__(
         self, net: nn.Module, lr: float = 1e-4, flow_weight: float = 1.0, eval_skip_ends: int = 0, compile: bool = False
     ) -> None:

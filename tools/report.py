@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""Summarise a sweep of tools/train.py runs the way thesis Sec. 4.4 reports GAN results.
+
+    python tools/report.py logs/train/multiruns/<time> [--metric val/fid] [--mode min]
+        [--plot curves.png] [--markdown table.md] [--csv table.csv] [--force]
+
+Runs that differ only in their seed form one configuration (e.g. ``model=tan_dcgan``). Per configuration the
+table gives the number of seeds, the best and worst *final* value over seeds (Sec. 4.4: "the best run ...,
+the worst run ..."), their mean, and the best value any run reached at any evaluation. ``--plot`` draws every
+run's curve, one colour per configuration (Figures 4.6 and 4.9). Reads ``metrics.jsonl`` and ``.hydra/`` of each
+run folder; writes nothing unless asked, never over an existing file without ``--force``.
+"""
+
+import argparse
+import csv
+import io
+import statistics
+import sys
+from pathlib import Path
+
+from gen_common.runs import Run, load_runs
+
+
+def seed_table(runs: list[Run], metric: str, mode: str) -> list[dict]:
+    """One row per configuration: seeds, best / worst / mean final value, best value reached during training."""
+    best = min if mode == "min" else max
+    worst = max if mode == "min" else min
+    rows = []
+    for label in dict.fromkeys(r.label for r in runs):
+        group = [r for r in runs if r.label == label]
+        finals = {r.seed: r.final(metric) for r in group if r.final(metric) is not None}
+        if not finals:
+            continue
+        ever = [v for r in group for v in r.curve(metric)[1]]
+        rows.append(
+            {
+                "configuration": label,
+                "seeds": ",".join(str(s) for s in sorted(finals)),
+                "final_best": best(finals.values()),
+                "final_worst": worst(finals.values()),
+                "final_mean": statistics.fmean(finals.values()),
+                "best_during_training": best(ever),
+                "steps": max(r.curve(metric)[0][-1] for r in group if r.curve(metric)[0]),
+            }
+        )
+    return rows
+
+
+def to_markdown(rows: list[dict], metric: str) -> str:
+    head = f"| configuration | seeds | final {metric}: best | worst | mean | best during training | steps |"
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['configuration']} | {r['seeds']} | {r['final_best']:.1f} | {r['final_worst']:.1f} | "
+            f"{r['final_mean']:.1f} | {r['best_during_training']:.1f} | {r['steps']} |"
+        )
+    return "\n".join(lines)
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def plot_curves(runs: list[Run], metric: str, path: Path) -> None:
+    """Every run's curve of ``metric`` against training steps; one colour per configuration, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(r.label for r in runs))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in runs:
+        steps, values = r.curve(metric)
+        if steps:
+            i = labels.index(r.label)
+            first = r is next(x for x in runs if x.label == r.label)
+            ax.plot(steps, values, color=colours[i % len(colours)], label=r.label if first else None, lw=1.2)
+    ax.set_xlabel("generator steps")
+    ax.set_ylabel(metric)
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("sweep", help="a sweep folder (logs/train/multiruns/<time>) or any folder holding run folders")
+    p.add_argument("--metric", default="val/fid", help="metric key of metrics.jsonl (default val/fid)")
+    p.add_argument("--mode", choices=["min", "max"], default="min", help="min: lower is better (FID)")
+    p.add_argument("--plot", type=Path, help="write the curves of every run to this PNG")
+    p.add_argument("--markdown", type=Path, help="write the table as markdown")
+    p.add_argument("--csv", type=Path, help="write the table as CSV")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        for out in (args.plot, args.markdown, args.csv):
+            if out is not None and out.exists() and not args.force:
+                raise FileExistsError(f"{out} exists; pass --force to overwrite it or choose another path")
+        runs = load_runs(args.sweep)
+        rows = seed_table(runs, args.metric, args.mode)
+        if not rows:
+            keys = sorted({k for r in runs for row in r.history for k in row if "/" in k})
+            raise ValueError(f"no run logged {args.metric}; keys found: {', '.join(keys) or 'none'}")
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    table = to_markdown(rows, args.metric)
+    print(f"{len(runs)} runs under {args.sweep}\n\n{table}")
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
+    if args.csv:
+        args.csv.write_text(to_csv(rows))
+    if args.plot:
+        plot_curves(runs, args.metric, args.plot)
+        print(f"curves: {args.plot}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
