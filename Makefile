@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # e.g. make install TORCH="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
-PKGS   := packages/common packages/sr-image packages/sr-video packages/prd-metric packages/tempered-gan
+PKGS   := packages/common packages/sr-image packages/sr-video packages/prd-metric packages/tempered-gan packages/rae
 ARGS   ?=
 
 .PHONY: help install train test test-full lint format bench weights clean

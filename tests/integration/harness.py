@@ -16,6 +16,7 @@ MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if not p.stem.st
 IMAGE_MODELS = [m for m in MODELS if m.startswith("enhancenet_")]
 GAN_MODELS = [m for m in MODELS if m.removeprefix("tan_") in ("dcgan", "lsgan", "wgan_gp")]
 VIDEO_MODELS = [m for m in MODELS if m.startswith(("frvsr", "sisr", "vsr"))]
+RAE_MODELS = [m for m in MODELS if m in ("vae", "cv_vae", "wae", "ae") or m.startswith("rae")]
 # Small but real: every loss, network and callback runs; only sizes shrink (VGG is random: no download here).
 TINY = [
     "trainer=debug",
@@ -53,6 +54,16 @@ TINY_GAN = [
     "model.prd_num_runs=1",
     "data.batch_size=4",
     "data.eval_samples=64",
+    "callbacks.sample_grid.every_n_steps=2",
+]
+
+# Autoencoders: narrow networks (base 8 channels), 2 EM iterations, one test batch of 64 images.
+TINY_RAE = [
+    "trainer=debug",
+    "model.base_channels=8",
+    "model.gmm_max_iter=2",
+    "data.batch_size=16",
+    "data.eval_batch_size=64",
     "callbacks.sample_grid.every_n_steps=2",
 ]
 

@@ -5,8 +5,10 @@ import shutil
 import harness
 import hydra
 import pytest
-from harness import CONF, GAN_MODELS, IMAGE_MODELS, MODELS, VIDEO_MODELS, compose_cfg
+from harness import CONF, GAN_MODELS, IMAGE_MODELS, MODELS, RAE_MODELS, VIDEO_MODELS, compose_cfg
 
+from rae.data import AEDataModule
+from rae.module import RegularizedAE
 from sr_image.data import SRDataModule
 from sr_image.module import EnhanceNet
 from sr_video.data import VideoDataModule
@@ -27,7 +29,7 @@ def test_all_chapter_3_models_have_configs():
 
 
 def test_every_model_is_in_one_test_family():
-    assert sorted(IMAGE_MODELS + VIDEO_MODELS + GAN_MODELS) == MODELS
+    assert sorted(IMAGE_MODELS + VIDEO_MODELS + GAN_MODELS + RAE_MODELS) == MODELS
     assert set(GAN_MODELS) == {"dcgan", "lsgan", "wgan_gp", "tan_dcgan", "tan_lsgan", "tan_wgan_gp"}
 
 
@@ -45,6 +47,39 @@ def test_gan_model_picks_the_colour_digits_and_instantiates(model):
     assert hp.optimizer == ("rmsprop" if gan == "wgan_gp" else "adam")  # Sec. 4.2.4
     assert dm.hparams.batches_per_step == hp.n_critic == (5 if gan == "wgan_gp" else 1)
     assert cfg.data.eval_samples == 4096  # Sec. 4.2.4
+
+
+OFFICIAL_WEIGHTS = {  # (beta, reg_weight) of the official code, MNIST (the table)
+    "rae_gp": (1e-4, 5e-8),
+    "rae_l2": (1e-4, 1e-7),
+    "rae_sn": (0.009, 0.0),
+    "rae": (5e-4, 0.0),
+    "wae": (0.03, 0.0),
+    "vae": (0.312, 0.0),
+    "cv_vae": (0.039, 0.0),
+    "ae": (0.0, 0.0),
+}
+
+
+@pytest.mark.parametrize("model", RAE_MODELS)
+def test_autoencoder_configs(model):
+    cfg = compose_cfg([f"model={model}"])
+    assert cfg.data.dataset == "digits" and cfg.model.latent_dim == 16 and cfg.model.kernel == 4  # Table 6.1 MNIST
+    module = hydra.utils.instantiate(cfg.model)
+    assert isinstance(module, RegularizedAE) and module.hparams.variant == model
+    assert (module.hparams.beta, module.hparams.reg_weight) == OFFICIAL_WEIGHTS[model]
+    assert module.hparams.lr == 1e-3 and cfg.data.batch_size == 100  # Sec. 6.8
+    assert isinstance(hydra.utils.instantiate(cfg.data), AEDataModule)
+
+
+@pytest.mark.parametrize(
+    ("data", "latent", "size"), [("rae_mnist", 16, 32), ("rae_cifar10", 128, 32), ("rae_celeba", 64, 64)]
+)
+def test_autoencoder_dataset_columns_of_table_6_1(data, latent, size):
+    cfg = compose_cfg(["model=rae_l2", f"data={data}", "data.root=/nowhere"])
+    assert (cfg.model.latent_dim, cfg.model.image_size) == (latent, size)
+    assert cfg.model.kernel == (5 if data == "rae_celeba" else 4) and cfg.model.embedding == "inception"
+    assert len(cfg.model.up_channels) == (3 if data == "rae_celeba" else 2)
 
 
 @pytest.mark.parametrize("data", ["gan_digits", "gan_mnist", "gan_color_mnist", "gan_celeba", "gan_cifar10"])

@@ -1,5 +1,6 @@
 """Resume restores everything training depends on; multirun sweeps share a W&B group; DDP on 2 CPU processes."""
 
+import json
 import os
 import subprocess
 import sys
@@ -90,6 +91,19 @@ def test_ddp_two_cpu_processes(model, tmp_path):
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in proc.stderr + proc.stdout
     ckpt = _state(tmp_path / "ddp" / "checkpoints" / "last.ckpt")
     assert ckpt["global_step"] == 2
+
+
+def test_gan_with_lens_under_ddp_two_cpu_processes(tmp_path):
+    # Three optimisers in manual optimisation, FID/PRD features gathered from both processes.
+    args = ["model=tan_dcgan", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *TINY_GAN[1:]]
+    args += ["trainer.max_steps=2", "trainer.val_check_interval=2", "logger=none", "test=false"]
+    args += [f"hydra.run.dir={tmp_path / 'ddp'}"]
+    proc = _cli(args, tmp_path, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = _state(tmp_path / "ddp" / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 2 and int(ckpt["state_dict"]["lens_t"]) == 2
+    (row,) = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    assert row["step"] == 2 and row["val/fid"] > 0
 
 
 def test_missing_vgg_weights_stop_the_run_at_start_up(tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from harness import GAN_MODELS, IMAGE_MODELS, TINY, TINY_GAN, TINY_VIDEO
+from harness import GAN_MODELS, IMAGE_MODELS, RAE_MODELS, TINY, TINY_GAN, TINY_RAE, TINY_VIDEO
 
 from sr_image.module import load_generator
 from sr_video.module import load_net
@@ -93,5 +93,32 @@ def test_gan_trains_with_fid_prd_and_sample_grids(model, run_train):
     assert int(ckpt["state_dict"]["lens_t"]) == (3 if lens else 0)
     assert len(ckpt["optimizer_states"]) == (3 if lens else 2)
     assert list(out.glob("checkpoints/step*.ckpt"))  # best by val/fid, the key TemperedGAN declares
+    media = list((out / "wandb").glob("offline-run-*/files/media/images/**/*.png"))
+    assert {p.parent.name + "/" + p.name.split("_")[0] for p in media} >= {"train/samples", "val/samples"}
+
+
+@pytest.mark.parametrize("model", RAE_MODELS)
+def test_autoencoder_trains_fits_densities_and_runs_the_table_6_2_protocol(model, run_train):
+    metrics, out = run_train([f"model={model}", *TINY_RAE, "logger=wandb"])
+    for key in (
+        "train/rec",
+        "val/loss",
+        "val/gmm_loglik",
+        "test/fid_rec",
+        "test/fid_n",
+        "test/fid_gmm",
+        "test/fid_int",
+    ):
+        assert torch.isfinite(torch.tensor(metrics[key])), key
+    assert 0 <= metrics["test/prd_gmm_f8"] <= 1 and 0 <= metrics["test/prd_n_f1_8"] <= 1
+    extra = {"vae": "train/kl", "cv_vae": "train/kl", "wae": "train/mmd", "rae_gp": "train/gp", "rae_l2": "train/l2"}
+    if model in extra:
+        assert extra[model] in metrics
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state = ckpt["state_dict"]
+    assert bool(state["density_gmm.fitted"]) and state["density_gmm.means"].shape == (10, 16)
+    assert state["density_gmm.means"].abs().sum() > 0  # fitted, not the initial zeros
+    if model not in ("vae", "wae"):
+        assert bool(state["density_n.fitted"]) and state["density_n.cov"].shape == (16, 16)
     media = list((out / "wandb").glob("offline-run-*/files/media/images/**/*.png"))
     assert {p.parent.name + "/" + p.name.split("_")[0] for p in media} >= {"train/samples", "val/samples"}

@@ -37,10 +37,13 @@ def _key(override: str) -> str:
 
 
 def _labels(overrides: list[list[str]], ignore: tuple[str, ...]) -> list[str]:
-    """Per run, its overrides that are not shared by every run and not ignored (what tells the runs apart)."""
-    shared = set.intersection(*(set(o) for o in overrides)) if overrides else set()
-    kept = [[o for o in run if _key(o) not in ignore and (o not in shared or len(overrides) == 1)] for run in overrides]
-    return [" ".join(k) or "(defaults)" for k in kept]
+    """Per run, its overrides that are not ignored and not shared by every run (what tells the runs apart); all
+    non-ignored overrides when nothing tells them apart (one configuration)."""
+    own = [[o for o in run if _key(o) not in ignore] for run in overrides]
+    shared = set.intersection(*(set(o) for o in own)) if own else set()
+    distinct = [[o for o in run if o not in shared] for run in own]
+    chosen = distinct if any(distinct) else own
+    return [" ".join(k) or "(defaults)" for k in chosen]
 
 
 def load_runs(root: str | Path, ignore: tuple[str, ...] = ("seed", "hydra.sweep.dir", "hydra.run.dir")) -> list[Run]:

@@ -1,0 +1,146 @@
+"""Ex-post density estimation of the latent codes (Sec. 6.5): fit q_delta(z) after training, then sample from it.
+
+A density estimator is a small ``nn.Module`` with ``fit(z)``, ``sample(n)`` and ``log_prob(z)``; its parameters are
+buffers of fixed shape (known from the latent size), so they travel in the checkpoint's state_dict as tensors and
+``torch.load(weights_only=True)`` reads them. Add an estimator by implementing the three methods.
+"""
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class DensityEstimator(nn.Module):
+    """Interface: ``fit`` on (N, D) codes, ``sample`` (n, D) codes, ``log_prob`` per code; ``fitted`` is a buffer."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    def _check(self, z: Tensor) -> Tensor:
+        if z.ndim != 2 or z.shape[1] != self.dim:
+            raise ValueError(f"{type(self).__name__} expects codes (N, {self.dim}), got {tuple(z.shape)}")
+        return z
+
+    def _check_fitted(self) -> None:
+        if not bool(self.fitted):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(codes) first")
+
+    def fit(self, z: Tensor) -> "DensityEstimator":
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+def _gaussian_log_prob(z: Tensor, mean: Tensor, cov: Tensor) -> Tensor:
+    """log N(z | mean, cov) for (N, D) codes, float64 Cholesky."""
+    chol = torch.linalg.cholesky(cov.double())
+    diff = (z.double() - mean.double()).unsqueeze(-1)
+    sol = torch.linalg.solve_triangular(chol, diff, upper=False).squeeze(-1)
+    log_det = 2 * torch.log(torch.diagonal(chol)).sum()
+    return -0.5 * (sol.pow(2).sum(-1) + log_det + z.shape[-1] * math.log(2 * math.pi))
+
+
+def _gaussian_sample(n: int, mean: Tensor, cov: Tensor, generator: torch.Generator | None) -> Tensor:
+    chol = torch.linalg.cholesky(cov.double())
+    eps = torch.randn(n, mean.shape[-1], generator=generator, dtype=torch.float64).to(mean.device)
+    return (mean.double() + eps @ chol.T).float()
+
+
+class StandardNormal(DensityEstimator):
+    """The prior N(0, I) of the VAE and WAE (nothing to fit)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim)
+        self.fitted.fill_(True)
+
+    def fit(self, z: Tensor) -> "StandardNormal":
+        self._check(z)
+        return self
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.dim, generator=generator).to(self.fitted.device)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        z = self._check(z).double()
+        return -0.5 * (z.pow(2).sum(-1) + self.dim * math.log(2 * math.pi))
+
+
+class FullGaussian(DensityEstimator):
+    """One Gaussian with full covariance fitted to the codes (mean and covariance, Sec. 6.8.1 "N" for RAEs)."""
+
+    def __init__(self, dim: int, reg: float = 1e-6) -> None:
+        super().__init__(dim)
+        self.reg = reg
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("cov", torch.eye(dim))
+
+    def fit(self, z: Tensor) -> "FullGaussian":
+        z = self._check(z).double()
+        if z.shape[0] < 2:
+            raise ValueError("fitting a Gaussian needs at least 2 codes")
+        self.mean.copy_(z.mean(0))
+        cov = torch.cov(z.T).reshape(self.dim, self.dim)
+        self.cov.copy_(cov + self.reg * torch.eye(self.dim, dtype=cov.dtype, device=cov.device))
+        self.fitted.fill_(True)
+        return self
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        self._check_fitted()
+        return _gaussian_sample(n, self.mean, self.cov, generator)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        self._check_fitted()
+        return _gaussian_log_prob(self._check(z), self.mean, self.cov)
+
+
+class GaussianMixture(DensityEstimator):
+    """A mixture of ``k`` full-covariance Gaussians fitted by EM (scikit-learn's ``GaussianMixture``, at most
+    ``max_iter`` iterations; Sec. 6.5 / 6.8: 10 components, 100 iterations).
+
+    Sampling draws a component per sample, then the sample, so samples come out in random component order
+    (scikit-learn's own ``sample`` returns them grouped by component).
+    """
+
+    def __init__(self, dim: int, k: int = 10, max_iter: int = 100, seed: int = 0, reg: float = 1e-6) -> None:
+        super().__init__(dim)
+        self.k, self.max_iter, self.seed, self.reg = k, max_iter, seed, reg
+        self.register_buffer("weights", torch.full((k,), 1.0 / k))
+        self.register_buffer("means", torch.zeros(k, dim))
+        self.register_buffer("covs", torch.eye(dim).repeat(k, 1, 1))
+
+    def fit(self, z: Tensor) -> "GaussianMixture":
+        from sklearn.mixture import GaussianMixture as SkGMM
+
+        z = self._check(z)
+        if z.shape[0] < self.k:
+            raise ValueError(f"fitting {self.k} components needs at least {self.k} codes, got {z.shape[0]}")
+        gmm = SkGMM(self.k, covariance_type="full", max_iter=self.max_iter, reg_covar=self.reg, random_state=self.seed)
+        gmm.fit(z.detach().double().cpu().numpy())
+        dev = self.means.device
+        self.weights.copy_(torch.from_numpy(gmm.weights_).to(dev))
+        self.means.copy_(torch.from_numpy(gmm.means_).to(dev))
+        self.covs.copy_(torch.from_numpy(gmm.covariances_).to(dev))
+        self.fitted.fill_(True)
+        return self
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        self._check_fitted()
+        comp = torch.multinomial(self.weights.double().cpu(), n, replacement=True, generator=generator)
+        out = torch.empty(n, self.dim, device=self.means.device)
+        for j in comp.unique().tolist():
+            idx = (comp == j).nonzero().squeeze(1)
+            out[idx.to(out.device)] = _gaussian_sample(len(idx), self.means[j], self.covs[j], generator)
+        return out
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        self._check_fitted()
+        z = self._check(z)
+        per = torch.stack([_gaussian_log_prob(z, self.means[j], self.covs[j]) for j in range(self.k)], dim=1)
+        return torch.logsumexp(per + self.weights.double().log(), dim=1)

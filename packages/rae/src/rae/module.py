@@ -1,0 +1,278 @@
+"""The autoencoders of thesis ch. 6 as one LightningModule; the variant picks the loss (Sec. 6.2-6.3, 6.7.1).
+
+Training optimises L_REC plus the variant's terms; every validation also refits the ex-post densities (Sec. 6.5)
+on the training codes, so every checkpoint holds a fitted Gaussian and GMM as tensors. Testing runs the protocol
+of Sec. 6.8.1: FID of reconstructions (Rec.), of samples from N / the fitted Gaussian, from the GMM, and of
+spherical-interpolation midpoints (Int.), against the test images; PRD for the N and GMM samples.
+"""
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+
+from prd_metric.metric import PrecisionRecallDistributions
+from rae.density import FullGaussian, GaussianMixture, StandardNormal
+from rae.losses import (
+    cv_vae_sample_6_13,
+    decoder_gradient_penalty_6_17,
+    decoder_l2_loss_6_16,
+    embedding_loss_6_14,
+    imq_mmd_loss,
+    reconstruction_loss_6_10,
+    reparameterize_6_11,
+    vae_kl_loss_6_12,
+)
+from rae.metrics import EVAL_KINDS, nearest_neighbours, slerp
+from rae.nets import Decoder, Encoder
+
+VARIANTS = ("vae", "cv_vae", "wae", "rae_gp", "rae_l2", "rae_sn", "rae", "ae")
+
+
+class RegularizedAE(pl.LightningModule):
+    """VAE, CV-VAE, WAE-MMD, RAE-GP, RAE-L2, RAE-SN, RAE or AE with the networks of Table 6.1.
+
+    Args:
+        variant: one of :data:`VARIANTS`.
+        channels, latent_dim, image_size, kernel, up_channels: Table 6.1's column for the dataset.
+        base_channels: the encoder's first width (Table 6.1: 128, then x2 per layer up to 1024); smaller values
+            scale every layer (Sec. 6.8 itself used smaller networks for Figures 6.1-6.2).
+        beta: weight of the latent term: KL (VAE, Eq. 6.12), 1/2||z||^2 (CV-VAE Eq. 6.14, RAE Eq. 6.15) or MMD (WAE).
+        reg_weight: lambda of Eq. 6.15 for L_GP (RAE-GP) or L_L2 (RAE-L2).
+        cv_sigma: the CV-VAE's constant noise standard deviation (Eq. 6.13).
+        lr: Adam's initial learning rate (Sec. 6.8: 1e-3), halved when ``val/loss`` plateaus.
+        plateau_patience: validations without improvement before halving.
+        gmm_components, gmm_max_iter: the ex-post GMM (Sec. 6.5 / 6.8: 10 components, <= 100 EM iterations).
+        embedding, embedding_weights, eval_samples: FID / PRD features (prd-metric) and sample count of the test
+            protocol (Sec. 6.8.1: 10k; capped at the test set's size).
+    """
+
+    monitor = ("val/loss", "min")
+
+    def __init__(
+        self,
+        variant: str = "rae_l2",
+        channels: int = 1,
+        latent_dim: int = 16,
+        image_size: int = 32,
+        kernel: int = 4,
+        up_channels: tuple[int, ...] = (4, 2),
+        base_channels: int = 128,
+        beta: float = 1e-4,
+        reg_weight: float = 0.0,
+        cv_sigma: float = 0.7,
+        lr: float = 1e-3,
+        plateau_patience: int = 5,
+        gmm_components: int = 10,
+        gmm_max_iter: int = 100,
+        embedding: str = "digits",
+        embedding_weights: str | None = None,
+        eval_samples: int = 10_000,
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        self.save_hyperparameters()
+        widths = tuple(base_channels * f for f in (1, 2, 4, 8))
+        self.encoder = Encoder(channels, latent_dim, image_size, kernel, 2 if variant == "vae" else 1, widths)
+        ups = tuple(base_channels * f for f in up_channels)
+        self.decoder = Decoder(channels, latent_dim, kernel, ups, spectral=variant == "rae_sn", fc_width=widths[-1])
+        # Ex-post densities (Sec. 6.5): "N" is the prior for VAE / WAE, a fitted Gaussian otherwise (Sec. 6.8.1).
+        self.density_n = StandardNormal(latent_dim) if variant in ("vae", "wae") else FullGaussian(latent_dim)
+        self.density_gmm = GaussianMixture(latent_dim, gmm_components, gmm_max_iter)
+        self._embedding = None  # built on first test, kept out of the module tree (not in checkpoints)
+        self._plateau_state = None
+
+    # ---- model ----------------------------------------------------------------------------------------------
+    def encode(self, x: Tensor, sample: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(z, mu, log_var) of images in [0, 1]; ``sample`` draws the VAE / CV-VAE noise (training), else z = mu."""
+        h = self.encoder(x * 2 - 1)  # encoder input in [-1, 1] (official code)
+        if self.hparams.variant == "vae":
+            mu, log_var = h.chunk(2, dim=1)
+            return (reparameterize_6_11(mu, log_var) if sample else mu), mu, log_var
+        if self.hparams.variant == "cv_vae" and sample:
+            return cv_vae_sample_6_13(h, self.hparams.cv_sigma), h, None
+        return h, h, None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Deterministic reconstruction D(mu(x)) in [0, 1]."""
+        return self.decoder(self.encode(x)[1])
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The variant's objective on a batch and its unweighted terms."""
+        hp, v = self.hparams, self.hparams.variant
+        z, mu, log_var = self.encode(x, sample=True)
+        rec = self.decoder(z)
+        parts = {"rec": reconstruction_loss_6_10(x, rec)}
+        if v == "vae":
+            parts["kl"] = vae_kl_loss_6_12(mu, log_var)
+        elif v == "cv_vae":
+            parts["kl"] = embedding_loss_6_14(mu)
+        elif v == "wae":
+            parts["mmd"] = imq_mmd_loss(z, torch.randn_like(z))
+        elif v != "ae":
+            parts["emb"] = embedding_loss_6_14(z)
+        if v == "rae_gp":
+            parts["gp"] = decoder_gradient_penalty_6_17(rec, z)
+        if v == "rae_l2":
+            parts["l2"] = decoder_l2_loss_6_16(self.decoder)
+        total = parts["rec"]
+        for name in ("kl", "mmd", "emb"):
+            if name in parts:
+                total = total + hp.beta * parts[name]
+        for name in ("gp", "l2"):
+            if name in parts:
+                total = total + hp.reg_weight * parts[name]
+        return total, parts
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)  # Sec. 6.8: Adam, 1e-3
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        total, parts = self.loss(batch["x"])
+        self.log_dict({f"train/{k}": v.detach() for k, v in parts.items()})
+        self.log("train/loss", total.detach(), prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        return total
+
+    # ---- validation: L_REC on held-out images, plateau schedule, ex-post densities ---------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_codes = []
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        x = batch["x"]
+        _, mu, _ = self.encode(x)
+        self.log("val/loss", reconstruction_loss_6_10(x, self.decoder(mu)), prog_bar=True, sync_dist=True)
+        self._val_codes.append(mu)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self._step_plateau(float(self.trainer.callback_metrics["val/loss"]))
+        self.fit_densities()
+        val = torch.cat(self._val_codes)
+        self.log("val/gauss_loglik", self.density_n.log_prob(val).mean().float(), sync_dist=True)
+        self.log("val/gmm_loglik", self.density_gmm.log_prob(val).mean().float(), sync_dist=True)
+
+    def _step_plateau(self, value: float) -> None:
+        # Halve the learning rate when val/loss stops improving (Sec. 6.8). Stepped here, at every validation,
+        # whatever the validation interval; its state goes into the checkpoint (on_save_checkpoint).
+        if getattr(self, "_plateau", None) is None:
+            opt = self.optimizers().optimizer
+            self._plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, factor=0.5, patience=self.hparams.plateau_patience
+            )
+            if self._plateau_state is not None:
+                self._plateau.load_state_dict(self._plateau_state)
+        self._plateau.step(value)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if getattr(self, "_plateau", None) is not None:
+            checkpoint["plateau"] = self._plateau.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._plateau_state = checkpoint.get("plateau")
+
+    @torch.no_grad()
+    def training_codes(self) -> Tensor:
+        """mu of every training image (the datamodule's ``predict_dataloader``: the training set in order)."""
+        was_training = self.training
+        self.eval()
+        codes = [self.encode(b["x"].to(self.device))[1] for b in self.trainer.datamodule.predict_dataloader()]
+        self.train(was_training)
+        return torch.cat(codes)
+
+    def fit_densities(self) -> None:
+        """Fit q_delta(z) to the training codes (Sec. 6.5): the Gaussian (not for VAE / WAE) and the GMM."""
+        codes = self.training_codes().float()
+        self.density_n.fit(codes)
+        self.density_gmm.fit(codes)
+
+    # ---- test: the protocol of Sec. 6.8.1 ------------------------------------------------------------------
+    def _features(self, images: Tensor) -> Tensor:
+        if self._embedding is None:
+            from prd_metric.embeddings import build_embedding
+
+            self._embedding = build_embedding(self.hparams.embedding, weights=self.hparams.embedding_weights)
+        self._embedding.to(images.device)
+        with torch.no_grad():
+            return self._embedding(images.float()).float()
+
+    def on_test_epoch_start(self) -> None:
+        if not bool(self.density_gmm.fitted):
+            self.fit_densities()
+        dm = self.trainer.datamodule
+        with torch.no_grad():
+            self._val_codes_all = torch.cat([self.encode(b["x"].to(self.device))[1] for b in dm.val_dataloader()])
+        self._gen = torch.Generator().manual_seed(1234 + self.trainer.global_rank)
+        self._seen = 0
+        self._test_metrics = {
+            k: PrecisionRecallDistributions(embedding=None, sync_on_compute=True).to(self.device) for k in EVAL_KINDS
+        }
+
+    def generate(self, kind: str, n: int) -> Tensor:
+        """n images of one evaluation kind (``rec``, ``n``, ``gmm``, ``int``), in [0, 1]."""
+        codes = self._val_codes_all
+        if kind == "rec":  # reconstructions of validation images
+            idx = torch.randint(codes.shape[0], (n,), generator=self._gen).to(codes.device)
+            z = codes[idx]
+        elif kind == "n":
+            z = self.density_n.sample(n, self._gen)
+        elif kind == "gmm":
+            z = self.density_gmm.sample(n, self._gen)
+        else:  # midpoints of spherical interpolations between random validation pairs
+            i, j = (torch.randint(codes.shape[0], (n,), generator=self._gen).to(codes.device) for _ in range(2))
+            z = slerp(codes[i], codes[j], 0.5)
+        return self.decoder(z.to(self.device).float())
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        real = batch["x"]
+        limit = self.hparams.eval_samples - self._seen
+        if limit <= 0:
+            return
+        real = real[:limit]
+        self._seen += real.shape[0]
+        real_f = self._features(real)
+        for kind, metric in self._test_metrics.items():
+            metric.update(real=real_f, fake=self._features(self.generate(kind, real.shape[0])))
+
+    def on_test_epoch_end(self) -> None:
+        for kind, metric in self._test_metrics.items():
+            out = metric.compute()
+            self.log(f"test/fid_{kind}", out["fid"])
+            if kind in ("n", "gmm"):  # Table 6.3: precision / recall of random samples (F_1/8 / F_8)
+                self.log(f"test/prd_{kind}_f1_8", out["f_beta_inv"])
+                self.log(f"test/prd_{kind}_f8", out["f_beta"])
+        self.log("test/num_samples", float(out["num_real"]))
+
+    # ---- grids (Figures 6.3-6.6) ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_panels(self, batch: dict) -> tuple[list[Tensor], str]:
+        """x | reconstruction | N samples | GMM samples | interpolations | nearest training neighbours."""
+        from torchvision.utils import make_grid
+
+        x = batch["x"][:64]
+        gen = torch.Generator().manual_seed(0)
+        grids = [x, self(x)]
+        captions = ["x", "D(E(x))"]
+        if bool(self.density_n.fitted):
+            grids.append(self.decoder(self.density_n.sample(64, gen).float()))
+            captions.append("N")
+        if bool(self.density_gmm.fitted):
+            grids.append(self.decoder(self.density_gmm.sample(64, gen).float()))
+            captions.append("GMM")
+        mu = self.encode(x)[1]
+        if mu.shape[0] >= 2:
+            a, b = mu[:8], mu.roll(1, 0)[:8]
+            steps = torch.linspace(0, 1, 8, device=mu.device)
+            path = torch.stack([slerp(a, b, float(t)) for t in steps], dim=1).flatten(0, 1)  # 8 pairs x 8 steps
+            grids.append(self.decoder(path))
+            captions.append("slerp")
+        train = getattr(getattr(self.trainer.datamodule, "train_set", None), "base", None) if self._trainer else None
+        if bool(self.density_gmm.fitted) and hasattr(train, "tensors"):
+            samples = self.decoder(self.density_gmm.sample(8, gen).float())
+            grids.append(nearest_neighbours(samples, train.tensors[0], k=7))
+            captions.append("GMM sample + 7 nearest training images")
+        panels = [make_grid(g.float().cpu(), nrow=8, padding=1, pad_value=1.0)[None] for g in grids]
+        size = panels[0].shape[-2:]
+        panels = [p for p in panels if p.shape[-2:] == size]
+        return panels, " | ".join(captions)
