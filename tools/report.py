@@ -1,14 +1,19 @@
 #!/usr/bin/env python
-"""Summarise a sweep of tools/train.py runs the way thesis Sec. 4.4 reports GAN results.
+"""Summarise a sweep of tools/train.py runs as the thesis reports them.
 
-    python tools/report.py logs/train/multiruns/<time> [--metric val/fid] [--mode min]
+    python tools/report.py logs/train/multiruns/<time> [--layout seeds|rae] [--metric val/fid] [--mode min]
         [--plot curves.png] [--markdown table.md] [--csv table.csv] [--force]
 
-Runs that differ only in their seed form one configuration (e.g. ``model=tan_dcgan``). Per configuration the
-table gives the number of seeds, the best and worst *final* value over seeds (Sec. 4.4: "the best run ...,
-the worst run ..."), their mean, and the best value any run reached at any evaluation. ``--plot`` draws every
-run's curve, one colour per configuration (Figures 4.6 and 4.9). Reads ``metrics.jsonl`` and ``.hydra/`` of each
-run folder; writes nothing unless asked, never over an existing file without ``--force``.
+``--layout seeds`` (default; Sec. 4.4): runs that differ only in their seed form one configuration (e.g.
+``model=tan_dcgan``). Per configuration the table gives the seeds, the best and worst *final* value over seeds
+("the best run ..., the worst run ..."), their mean, and the best value any run reached at any evaluation.
+``--plot`` draws every run's curve, one colour per configuration (Figures 4.6 and 4.9).
+
+``--layout rae`` (Sec. 6.8): Table 6.2 (FID of Rec., N, GMM, Int. samples) and Table 6.3 (precision / recall =
+PRD F_1/8 / F_8 of the N and GMM samples) from each run's test metrics, averaged over seeds.
+
+Reads ``metrics.jsonl`` and ``.hydra/`` of each run folder; writes nothing unless asked, never over an existing
+file without ``--force``.
 """
 
 import argparse
@@ -91,9 +96,49 @@ def plot_curves(runs: list[Run], metric: str, path: Path) -> None:
     plt.close(fig)
 
 
+RAE_FID = {"Rec.": "test/fid_rec", "N": "test/fid_n", "GMM": "test/fid_gmm", "Int.": "test/fid_int"}
+RAE_PRD = {"N": ("test/prd_n_f1_8", "test/prd_n_f8"), "GMM": ("test/prd_gmm_f1_8", "test/prd_gmm_f8")}
+
+
+def rae_tables(runs: list[Run]) -> list[dict]:
+    """Per configuration the Table 6.2 FIDs and Table 6.3 precision / recall, means over the seeds' test rows."""
+    rows = []
+    for label in dict.fromkeys(r.label for r in runs):
+        group = [r for r in runs if r.label == label and r.final("test/fid_gmm", stage="test") is not None]
+        if not group:
+            continue
+
+        def mean(key: str, group: list[Run] = group) -> float:
+            return statistics.fmean(r.final(key, stage="test") for r in group)
+
+        row = {"configuration": label, "seeds": ",".join(str(r.seed) for r in group)}
+        row |= {f"fid_{name}": mean(key) for name, key in RAE_FID.items()}
+        for name, (precision, recall) in RAE_PRD.items():
+            row[f"precision_{name}"], row[f"recall_{name}"] = mean(precision), mean(recall)
+        rows.append(row)
+    return rows
+
+
+def rae_markdown(rows: list[dict]) -> str:
+    fid = ["| model | seeds | Rec. | N | GMM | Int. |", "|---|---|---:|---:|---:|---:|"]
+    prd = ["| model | N: precision / recall | GMM: precision / recall |", "|---|---|---|"]
+    for r in rows:
+        fid.append(
+            f"| {r['configuration']} | {r['seeds']} | " + " | ".join(f"{r[f'fid_{k}']:.1f}" for k in RAE_FID) + " |"
+        )
+        pr = [f"{r[f'precision_{k}']:.2f} / {r[f'recall_{k}']:.2f}" for k in RAE_PRD]
+        prd.append(f"| {r['configuration']} | {pr[0]} | {pr[1]} |")
+    return (
+        "FID (Table 6.2 layout; lower is better)\n\n"
+        + "\n".join(fid)
+        + ("\n\nPRD F_1/8 / F_8 (Table 6.3 layout; higher is better)\n\n" + "\n".join(prd))
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("sweep", help="a sweep folder (logs/train/multiruns/<time>) or any folder holding run folders")
+    p.add_argument("--layout", choices=["seeds", "rae"], default="seeds", help="seeds: Sec. 4.4; rae: Tables 6.2/6.3")
     p.add_argument("--metric", default="val/fid", help="metric key of metrics.jsonl (default val/fid)")
     p.add_argument("--mode", choices=["min", "max"], default="min", help="min: lower is better (FID)")
     p.add_argument("--plot", type=Path, help="write the curves of every run to this PNG")
@@ -110,14 +155,15 @@ def main(argv: list[str] | None = None) -> int:
             if out is not None and out.exists() and not args.force:
                 raise FileExistsError(f"{out} exists; pass --force to overwrite it or choose another path")
         runs = load_runs(args.sweep)
-        rows = seed_table(runs, args.metric, args.mode)
+        rows = rae_tables(runs) if args.layout == "rae" else seed_table(runs, args.metric, args.mode)
         if not rows:
+            wanted = "test/fid_* (a tools/train.py run with test=true)" if args.layout == "rae" else args.metric
             keys = sorted({k for r in runs for row in r.history for k in row if "/" in k})
-            raise ValueError(f"no run logged {args.metric}; keys found: {', '.join(keys) or 'none'}")
+            raise ValueError(f"no run logged {wanted}; keys found: {', '.join(keys) or 'none'}")
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    table = to_markdown(rows, args.metric)
+    table = rae_markdown(rows) if args.layout == "rae" else to_markdown(rows, args.metric)
     print(f"{len(runs)} runs under {args.sweep}\n\n{table}")
     if args.markdown:
         args.markdown.write_text(table + "\n")

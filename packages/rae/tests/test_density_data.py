@@ -1,0 +1,86 @@
+"""Ex-post densities (Sec. 6.5) against scikit-learn and torch.distributions; slerp; the data splits."""
+
+import pytest
+import torch
+from sklearn.mixture import GaussianMixture as SkGMM
+from torch.distributions import MultivariateNormal
+
+from rae.data import AEDataModule, build_splits
+from rae.density import FullGaussian, GaussianMixture, StandardNormal
+from rae.metrics import nearest_neighbours, slerp
+
+
+def _two_clusters(n=600, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(n // 2, 3, generator=gen) * 0.3 + torch.tensor([2.0, 0.0, 0.0])
+    b = torch.randn(n // 2, 3, generator=gen) * 0.5 - torch.tensor([2.0, 1.0, 0.0])
+    return torch.cat([a, b])
+
+
+def test_gaussian_fit_and_log_prob_match_torch():
+    z = _two_clusters()
+    g = FullGaussian(3).fit(z)
+    ref = MultivariateNormal(z.double().mean(0), torch.cov(z.double().T))
+    torch.testing.assert_close(g.log_prob(z[:10]), ref.log_prob(z[:10].double()), rtol=1e-5, atol=1e-5)
+    s = g.sample(20000, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(s.mean(0), z.mean(0), atol=0.05, rtol=0)
+
+
+def test_gmm_round_trip_against_scikit_learn_and_through_a_checkpoint(tmp_path):
+    z = _two_clusters()
+    gmm = GaussianMixture(3, k=2, max_iter=100).fit(z)
+    sk = SkGMM(2, covariance_type="full", max_iter=100, reg_covar=1e-6, random_state=0).fit(z.double().numpy())
+    torch.testing.assert_close(gmm.log_prob(z[:20]), torch.from_numpy(sk.score_samples(z[:20].double().numpy())))
+    samples = gmm.sample(4000, torch.Generator().manual_seed(0))
+    assert samples.shape == (4000, 3)
+    left = (samples[:, 0] > 0).float()
+    assert 0.4 < left.mean() < 0.6  # both components, in proportion
+    assert (left[:2000].mean() - left[2000:].mean()).abs() < 0.1  # not grouped by component: no shuffle needed
+    torch.save(gmm.state_dict(), tmp_path / "gmm.pt")
+    loaded = GaussianMixture(3, k=2)
+    loaded.load_state_dict(torch.load(tmp_path / "gmm.pt", weights_only=True))
+    torch.testing.assert_close(loaded.log_prob(z[:20]), gmm.log_prob(z[:20]))
+
+
+def test_density_errors_and_prior():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        GaussianMixture(3).sample(2)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        FullGaussian(3).fit(torch.randn(10, 4))
+    prior = StandardNormal(2)
+    torch.testing.assert_close(
+        prior.log_prob(torch.zeros(1, 2)),
+        MultivariateNormal(torch.zeros(2), torch.eye(2)).log_prob(torch.zeros(1, 2)).double(),
+    )
+
+
+def test_slerp_endpoints_and_midpoint():
+    a, b = torch.randn(5, 16), torch.randn(5, 16)
+    torch.testing.assert_close(slerp(a, b, 0.0), a)
+    torch.testing.assert_close(slerp(a, b, 1.0), b)
+    e1, e2 = torch.eye(2)[:1], torch.eye(2)[1:]
+    torch.testing.assert_close(slerp(e1, e2, 0.5), torch.tensor([[2**-0.5, 2**-0.5]]))  # on the unit circle
+    torch.testing.assert_close(slerp(a, a, 0.3), a)  # parallel: no division by zero
+
+
+def test_nearest_neighbours_finds_exact_copies():
+    train = torch.rand(50, 1, 8, 8)
+    grid = nearest_neighbours(train[[3, 7]] + 1e-4, train, k=2)
+    assert grid.shape == (6, 1, 8, 8)
+    torch.testing.assert_close(grid[1], train[3]) and torch.testing.assert_close(grid[4], train[7])
+
+
+def test_digit_splits_are_disjoint_and_sized():
+    train, val, test = build_splits("digits")
+    assert (len(train), len(val), len(test)) == (749, 149, 899)
+    t, v = train.tensors[0].flatten(1), val.tensors[0].flatten(1)
+    assert torch.cdist(v, t).min() > 0  # no validation image is a training image
+
+
+def test_missing_dataset_and_channel_errors(tmp_path):
+    with pytest.raises(ValueError, match="data.root"):
+        build_splits("cifar10")
+    with pytest.raises(FileNotFoundError, match="data.download=true"):
+        build_splits("mnist", root=str(tmp_path))
+    with pytest.raises(ValueError, match="1 channels"):
+        AEDataModule("digits", channels=3)
