@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from harness import ROOT, TINY_GAN
+from harness import ROOT, TINY_GAN, TINY_RAE
 
 
 def _report_tool():
@@ -64,3 +64,28 @@ def test_report_errors_name_the_problem(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert report.main([str(tmp_path)]) == 2
     assert "metrics.jsonl" in capsys.readouterr().err
+
+
+def test_report_rae_tables_from_a_real_sweep(tmp_path, capsys):
+    tiny = [o if o.startswith(("trainer=", "callbacks.")) else "++" + o for o in TINY_RAE]
+    args = ["-m", "model=rae_l2,ae", *tiny, "logger=none", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = subprocess.run(
+        [sys.executable, "tools/train.py", *args],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = _report_tool()
+    assert report.main([str(tmp_path / "sweep"), "--layout", "rae", "--csv", str(tmp_path / "t.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "Table 6.2" in printed and "Table 6.3" in printed and "| model=ae | 0 |" in printed
+    rows = {r["configuration"]: r for r in csv.DictReader((tmp_path / "t.csv").open())}
+    for job in (tmp_path / "sweep").iterdir():
+        if (job / "metrics.jsonl").is_file():  # the test row of each run, read independently
+            test_row = json.loads((job / "metrics.jsonl").read_text().splitlines()[-1])
+            label = "model=ae" if "model=ae" in (job / ".hydra" / "overrides.yaml").read_text() else "model=rae_l2"
+            assert float(rows[label]["fid_GMM"]) == pytest.approx(test_row["test/fid_gmm"])
+            assert float(rows[label]["recall_N"]) == pytest.approx(test_row["test/prd_n_f8"])
