@@ -5,13 +5,13 @@ its official splits. Offline default: scikit-learn's digits at 32x32 (prd-metric
 training half held out for validation, the same fraction as 10k of MNIST's 60k).
 """
 
-from pathlib import Path
-
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from gen_common.torchvision_data import open_torchvision
 
 DATASETS = ("digits", "mnist", "cifar10", "celeba")
 CHANNELS = {"digits": 1, "mnist": 1, "cifar10": 3, "celeba": 3}
@@ -47,21 +47,7 @@ class CelebA64(Dataset):
 
 
 def _torchvision(name: str, root: str | None, download: bool, **kwargs):
-    import torchvision.datasets as tvd
-
-    if root is None:
-        raise ValueError(
-            f"data.dataset={name} needs data.root=DIR (where torchvision keeps it; data.download=true on a machine "
-            "with network). Offline, use the embedded digits: data=rae_digits"
-        )
-    cls = {"mnist": tvd.MNIST, "cifar10": tvd.CIFAR10, "celeba": tvd.CelebA}[name]
-    try:
-        return cls(root, download=download, **kwargs)
-    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted. You can use download=True ..."
-        raise FileNotFoundError(
-            f"{name} not found under {Path(root).resolve()} ({err}); set data.download=true on a machine with "
-            "network, or point data.root to the folder that holds torchvision's copy"
-        ) from err
+    return open_torchvision(name, root, download, "data=rae_digits", **kwargs)
 
 
 def _split_off(images: Tensor, n_val: int, seed: int) -> tuple[Tensor, Tensor]:

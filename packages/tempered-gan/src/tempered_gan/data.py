@@ -6,7 +6,6 @@ Training draws from the training split; the reference set of FID / PRD (Sec. 4.2
 """
 
 import logging
-from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
@@ -14,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
+from gen_common.torchvision_data import open_torchvision
 from tempered_gan.nets import IMAGE_SIZE
 
 log = logging.getLogger(__name__)
@@ -71,24 +71,8 @@ def pad_to_32(images: Tensor) -> Tensor:
 
 
 def _torchvision(name: str, root: str | None, train: bool, download: bool):
-    import torchvision.datasets as tvd
-
-    if root is None:
-        raise ValueError(
-            f"data.dataset={name} needs data.root=DIR (where torchvision keeps it; add data.download=true on a "
-            "machine with network). Offline, use the embedded data: data=gan_digits or data=gan_color_digits"
-        )
-    try:
-        if name == "mnist":
-            return tvd.MNIST(root, train=train, download=download)
-        if name == "cifar10":
-            return tvd.CIFAR10(root, train=train, download=download)
-        return tvd.CelebA(root, split="train" if train else "test", download=download)
-    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted. You can use download=True ..."
-        raise FileNotFoundError(
-            f"{name} not found under {Path(root).resolve()} ({err}); set data.download=true on a machine with "
-            f"network, or point data.root to the folder that holds torchvision's copy"
-        ) from err
+    kwargs = {"split": "train" if train else "test"} if name == "celeba" else {"train": train}
+    return open_torchvision(name, root, download, "data=gan_digits or data=gan_color_digits", **kwargs)
 
 
 class CelebA32(Dataset):
