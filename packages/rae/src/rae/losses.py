@@ -24,9 +24,9 @@ def vae_kl_loss_6_12(mu: Tensor, log_var: Tensor) -> Tensor:
     """KL(N(mu, diag sigma^2) || N(0, I)) (Eq. 6.12, closed form), averaged over latent dimensions and batch.
 
     Per dimension 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2). (Eq. 6.12 as printed has "+ D" and sigma where the
-    closed form has "- D" and sigma^2; this is the closed form.) The mean over dimensions is the reduction of the
-    embedding loss (:func:`embedding_loss_6_14`), which the official weight (VAE 0.312) goes with: summed over the
-    16 dimensions instead, that weight collapsed the posterior in our digits run (the choices table of the README).
+    closed form has "- D" and sigma^2; this is the closed form.) Averaged over dimensions like the embedding loss
+    (:func:`embedding_loss_6_14`); the official normalisation of this term is not known to us. With the official
+    weight 0.312 the VAE's posterior collapsed on the digits with either reduction (packages/rae/README.md).
     """
     return 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).mean()
 
