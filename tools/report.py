@@ -116,7 +116,13 @@ def rae_tables(runs: list[Run]) -> list[dict]:
         for name, (precision, recall) in RAE_PRD.items():
             row[f"precision_{name}"], row[f"recall_{name}"] = mean(precision), mean(recall)
         rows.append(row)
-    return rows
+    order = ("vae", "cv_vae", "wae", "rae_gp", "rae_l2", "rae_sn", "rae", "ae")  # the rows of Tables 6.2 / 6.3
+
+    def rank(row: dict) -> tuple:
+        model = next((o.split("=", 1)[1] for o in row["configuration"].split() if o.startswith("model=")), "")
+        return (order.index(model) if model in order else len(order), row["configuration"])
+
+    return sorted(rows, key=rank)
 
 
 def rae_markdown(rows: list[dict]) -> str:
