@@ -40,9 +40,11 @@ lint: $(STAMP)  ## ruff lint and format check
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-bench: $(STAMP)  ## speed: EnhanceNet Lightning vs plain loop; PRD vs the scikit-learn pipeline
+bench: $(STAMP)  ## speed: Lightning vs plain loops (EnhanceNet, GAN + lens, autoencoders); PRD vs scikit-learn
 	$(PY) benchmarks/bench_enhancenet.py $(ARGS)
 	$(PY) benchmarks/bench_prd.py
+	$(PY) benchmarks/bench_tempered_gan.py --steps 10 --blocks 2
+	$(PY) benchmarks/bench_rae.py --base-channels 16 --eval --eval-samples 899
 
 weights: $(STAMP)  ## pre-fetch pretrained weights (VGG-19, ResNet-50, FID Inception) for offline machines
 	$(PY) tools/fetch_weights.py $(ARGS)
