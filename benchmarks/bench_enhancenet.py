@@ -19,7 +19,6 @@ Usage:
 """
 
 import argparse
-import contextlib
 import datetime
 import json
 import logging
@@ -34,6 +33,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 from omegaconf import OmegaConf
+from timing import StepTimer, autocast, sync  # benchmarks/timing.py, next to this script
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
@@ -86,18 +86,6 @@ def model_hparams(model: str) -> dict:
     hp["vgg_weights"] = "random"  # no network here; the speed does not depend on the weights' values
     hp["input_mean"] = tuple(hp["input_mean"])
     return hp
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def autocast(device: torch.device, precision: str):
-    if precision == "bf16-mixed":
-        # cache_enabled=False as Lightning: D is used again after its update within the same step
-        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
-    return contextlib.nullcontext()
 
 
 # ---- (a) inference -----------------------------------------------------------------------------------------
@@ -156,32 +144,6 @@ def fixed_crops(hp: dict, n: int, seed: int) -> list[dict[str, Tensor]]:
 
 def make_loader(crops: list[dict[str, Tensor]], batch_size: int) -> DataLoader:
     return DataLoader(CropList(crops), batch_size=batch_size, shuffle=False, drop_last=True, num_workers=0)
-
-
-class StepTimer(pl.Callback):
-    """Time stamps at every batch start and at the end of the last batch (synchronised on CUDA).
-
-    Wall clock, and this process's CPU time (all threads), which other processes on a shared machine disturb less.
-    """
-
-    def __init__(self, warmup: int, n_batches: int, device: torch.device) -> None:
-        self.warmup, self.n_batches, self.device = warmup, n_batches, device
-        self.stamps: list[float] = []
-        self.cpu: list[float] = []
-
-    def _stamp(self) -> None:
-        self.stamps.append(time.perf_counter())
-        self.cpu.append(time.process_time())
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if batch_idx == self.warmup:
-            sync(self.device)
-        self._stamp()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx == self.n_batches - 1:
-            sync(self.device)
-            self._stamp()
 
 
 class PlainEnhanceNet:

@@ -73,7 +73,6 @@ Usage:
 """
 
 import argparse
-import contextlib
 import copy
 import datetime
 import json
@@ -89,6 +88,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 from omegaconf import OmegaConf
+from timing import StepTimer, autocast, sync  # benchmarks/timing.py, next to this script
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
@@ -176,17 +176,6 @@ def module_kwargs(args: argparse.Namespace, variant: str) -> dict:
     }
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def autocast(device: torch.device, precision: str):
-    if precision == "bf16-mixed":
-        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)  # as Lightning's plugin
-    return contextlib.nullcontext()
-
-
 # ---- FLOPs ---------------------------------------------------------------------------------------------------
 def step_flops(kwargs: dict, seed: int) -> float:
     """FLOPs of one training step's loss + backward per image (``torch.utils.flop_counter``, on the CPU)."""
@@ -221,32 +210,6 @@ def fixed_images(n: int) -> Tensor:
 
 def make_loader(images: Tensor, batch_size: int) -> DataLoader:
     return DataLoader(Images(images), batch_size=batch_size, shuffle=False, drop_last=True, num_workers=0)
-
-
-class StepTimer(pl.Callback):
-    """Time stamps at every batch start and at the end of the last batch (synchronised on CUDA).
-
-    Wall clock, and this process's CPU time (all threads), which other processes on a shared machine disturb less.
-    """
-
-    def __init__(self, warmup: int, n_batches: int, device: torch.device) -> None:
-        self.warmup, self.n_batches, self.device = warmup, n_batches, device
-        self.stamps: list[float] = []
-        self.cpu: list[float] = []
-
-    def _stamp(self) -> None:
-        self.stamps.append(time.perf_counter())
-        self.cpu.append(time.process_time())
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if batch_idx == self.warmup:
-            sync(self.device)
-        self._stamp()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx == self.n_batches - 1:
-            sync(self.device)
-            self._stamp()
 
 
 class PlainAE:

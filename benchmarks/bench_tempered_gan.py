@@ -66,6 +66,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from timing import StepTimer, autocast  # benchmarks/timing.py, next to this script
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
@@ -126,18 +127,6 @@ def module_kwargs(args: argparse.Namespace, lens: bool) -> dict:
         "lens_width": args.lens_width,
         "embedding": "digits",  # built, never used (no validation here)
     }
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def autocast(device: torch.device, precision: str):
-    if precision == "bf16-mixed":
-        # cache_enabled=False as Lightning: D is used again after its update within the same iteration
-        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
-    return contextlib.nullcontext()
 
 
 # ---- FLOPs ---------------------------------------------------------------------------------------------------
@@ -203,32 +192,6 @@ def fixed_images(dataset: str, n: int) -> Tensor:
 
 def make_loader(images: Tensor, batch_size: int) -> DataLoader:
     return DataLoader(TensorImages(images), batch_size=batch_size, shuffle=False, drop_last=True, num_workers=0)
-
-
-class StepTimer(pl.Callback):
-    """Time stamps at every batch start and at the end of the last batch (synchronised on CUDA).
-
-    Wall clock, and this process's CPU time (all threads), which other processes on a shared machine disturb less.
-    """
-
-    def __init__(self, warmup: int, n_batches: int, device: torch.device) -> None:
-        self.warmup, self.n_batches, self.device = warmup, n_batches, device
-        self.stamps: list[float] = []
-        self.cpu: list[float] = []
-
-    def _stamp(self) -> None:
-        self.stamps.append(time.perf_counter())
-        self.cpu.append(time.process_time())
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if batch_idx == self.warmup:
-            sync(self.device)
-        self._stamp()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx == self.n_batches - 1:
-            sync(self.device)
-            self._stamp()
 
 
 class PlainTemperedGAN:

@@ -84,3 +84,10 @@ def test_missing_dataset_and_channel_errors(tmp_path):
         build_splits("mnist", root=str(tmp_path))
     with pytest.raises(ValueError, match="1 channels"):
         AEDataModule("digits", channels=3)
+
+
+def test_density_interface_is_abstract():
+    from rae.density import DensityEstimator
+
+    with pytest.raises(TypeError, match="abstract"):
+        DensityEstimator(3)

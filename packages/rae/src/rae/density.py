@@ -6,12 +6,13 @@ buffers of fixed shape (known from the latent size), so they travel in the check
 """
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor, nn
 
 
-class DensityEstimator(nn.Module):
+class DensityEstimator(nn.Module, ABC):
     """Interface: ``fit`` on (N, D) codes, ``sample`` (n, D) codes, ``log_prob`` per code; ``fitted`` is a buffer."""
 
     def __init__(self, dim: int) -> None:
@@ -28,14 +29,17 @@ class DensityEstimator(nn.Module):
         if not bool(self.fitted):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(codes) first")
 
+    @abstractmethod
     def fit(self, z: Tensor) -> "DensityEstimator":
-        raise NotImplementedError
+        """Fit to codes (N, D); returns self."""
 
+    @abstractmethod
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        raise NotImplementedError
+        """n codes (n, D) on the estimator's device; ``generator`` is a CPU generator for reproducible draws."""
 
+    @abstractmethod
     def log_prob(self, z: Tensor) -> Tensor:
-        raise NotImplementedError
+        """log density of each code (N,), float64."""
 
 
 def _gaussian_log_prob(z: Tensor, mean: Tensor, cov: Tensor) -> Tensor:
