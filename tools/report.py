@@ -109,7 +109,8 @@ def rae_tables(runs: list[Run]) -> list[dict]:
             continue
 
         def mean(key: str, group: list[Run] = group) -> float:
-            return statistics.fmean(r.final(key, stage="test") for r in group)
+            values = [r.final(key, stage="test") for r in group]
+            return statistics.fmean(values) if None not in values else float("nan")  # a run without this key
 
         row = {"configuration": label, "seeds": ",".join(str(r.seed) for r in group)}
         row |= {f"fid_{name}": mean(key) for name, key in RAE_FID.items()}

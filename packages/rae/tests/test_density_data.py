@@ -91,3 +91,31 @@ def test_density_interface_is_abstract():
 
     with pytest.raises(TypeError, match="abstract"):
         DensityEstimator(3)
+
+
+def test_densities_stay_positive_definite_on_degenerate_large_codes():
+    # Rank-deficient codes of large scale: covariances rounded to float32 lose definiteness; the buffers are float64.
+    z = _two_clusters(600, seed=3)
+    z = torch.cat([z, z[:, :1] + z[:, 1:2]], dim=1) * 30  # 4-d codes on a 3-d subspace
+    for density in (GaussianMixture(4, k=3), FullGaussian(4)):
+        density.fit(z)
+        assert torch.isfinite(density.log_prob(z[:50])).all()
+        assert torch.isfinite(density.sample(100, torch.Generator().manual_seed(0))).all()
+
+
+def test_standalone_validate_fits_densities_without_a_scheduler(tmp_path):
+    import lightning.pytorch as pl
+
+    from rae.module import RegularizedAE
+
+    model = RegularizedAE("rae", base_channels=4, gmm_max_iter=5)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    (out,) = trainer.validate(model, datamodule=AEDataModule("digits", eval_batch_size=200), verbose=False)
+    assert bool(model.density_gmm.fitted) and torch.isfinite(torch.tensor(out["val/gmm_loglik"]))

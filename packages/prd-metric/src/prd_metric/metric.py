@@ -104,8 +104,8 @@ class PrecisionRecallDistributions(Metric):
             emb = self._embedding
             if isinstance(emb, nn.Module):
                 emb = emb.to(x.device)
-            with torch.inference_mode():
-                feats = emb(x)
+            with torch.inference_mode(), torch.autocast(x.device.type, enabled=False):  # fp32 under bf16-mixed
+                feats = emb(x.float())
         else:
             raise ValueError(f"{name} must be images (N, C, H, W) or features (N, D), got shape {tuple(x.shape)}")
         feats = feats.float()

@@ -82,8 +82,9 @@ class FullGaussian(DensityEstimator):
     def __init__(self, dim: int, reg: float = 1e-6) -> None:
         super().__init__(dim)
         self.reg = reg
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("cov", torch.eye(dim))
+        # float64: a covariance rounded to float32 can lose positive definiteness (reg below float32 resolution)
+        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("cov", torch.eye(dim, dtype=torch.float64))
 
     def fit(self, z: Tensor) -> "FullGaussian":
         z = self._check(z).double()
@@ -115,9 +116,9 @@ class GaussianMixture(DensityEstimator):
     def __init__(self, dim: int, k: int = 10, max_iter: int = 100, seed: int = 0, reg: float = 1e-6) -> None:
         super().__init__(dim)
         self.k, self.max_iter, self.seed, self.reg = k, max_iter, seed, reg
-        self.register_buffer("weights", torch.full((k,), 1.0 / k))
-        self.register_buffer("means", torch.zeros(k, dim))
-        self.register_buffer("covs", torch.eye(dim).repeat(k, 1, 1))
+        self.register_buffer("weights", torch.full((k,), 1.0 / k, dtype=torch.float64))  # float64 as FullGaussian
+        self.register_buffer("means", torch.zeros(k, dim, dtype=torch.float64))
+        self.register_buffer("covs", torch.eye(dim, dtype=torch.float64).repeat(k, 1, 1))
 
     def fit(self, z: Tensor) -> "GaussianMixture":
         from sklearn.mixture import GaussianMixture as SkGMM

@@ -147,7 +147,8 @@ class RegularizedAE(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             return
-        self._step_plateau(float(self.trainer.callback_metrics["val/loss"]))
+        if self.trainer.state.fn == "fit":  # a stand-alone trainer.validate() has no optimiser to schedule
+            self._step_plateau(float(self.trainer.callback_metrics["val/loss"]))
         self.fit_densities()
         val = torch.cat(self._val_codes)
         self.log("val/gauss_loglik", self.density_n.log_prob(val).mean().float(), sync_dist=True)
@@ -194,12 +195,11 @@ class RegularizedAE(pl.LightningModule):
 
             self._embedding = build_embedding(self.hparams.embedding, weights=self.hparams.embedding_weights)
         self._embedding.to(images.device)
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(images.device.type, enabled=False):  # fp32 features under bf16-mixed
             return self._embedding(images.float()).float()
 
     def on_test_epoch_start(self) -> None:
-        if not bool(self.density_gmm.fitted):
-            self.fit_densities()
+        self.fit_densities()  # the codes of the encoder being tested (the last validation may predate the last step)
         dm = self.trainer.datamodule
         with torch.no_grad():
             self._val_codes_all = torch.cat([self.encode(b["x"].to(self.device))[1] for b in dm.val_dataloader()])
@@ -226,7 +226,8 @@ class RegularizedAE(pl.LightningModule):
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         real = batch["x"]
-        limit = self.hparams.eval_samples - self._seen
+        # Sec. 6.8.1's sample count over all processes: each rank takes its share
+        limit = -(-self.hparams.eval_samples // self.trainer.world_size) - self._seen
         if limit <= 0:
             return
         real = real[:limit]
