@@ -90,10 +90,10 @@ import torch
 from omegaconf import OmegaConf
 from timing import StepTimer, autocast, sync  # benchmarks/timing.py, next to this script
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from rae.data import AEDataModule, build_splits
+from rae.data import AEDataModule, ImageItems, build_splits
 from rae.density import FullGaussian, GaussianMixture
 from rae.losses import (
     cv_vae_sample_6_13,
@@ -189,19 +189,6 @@ def step_flops(kwargs: dict, seed: int) -> float:
 
 
 # ---- the two training loops ----------------------------------------------------------------------------------
-class Images(Dataset):
-    """A fixed tensor of images as ``{"x": image}`` items."""
-
-    def __init__(self, images: Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def __getitem__(self, i: int) -> dict[str, Tensor]:
-        return {"x": self.images[i]}
-
-
 def fixed_images(n: int) -> Tensor:
     """The first ``n`` training digits, cycling through the 749 of the split: (n, 1, 32, 32) in [0, 1]."""
     train = build_splits(DATASET)[0].tensors[0]
@@ -209,7 +196,9 @@ def fixed_images(n: int) -> Tensor:
 
 
 def make_loader(images: Tensor, batch_size: int) -> DataLoader:
-    return DataLoader(Images(images), batch_size=batch_size, shuffle=False, drop_last=True, num_workers=0)
+    return DataLoader(
+        ImageItems(TensorDataset(images)), batch_size=batch_size, shuffle=False, drop_last=True, num_workers=0
+    )
 
 
 class PlainAE:

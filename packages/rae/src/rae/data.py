@@ -19,7 +19,9 @@ VALIDATION_HOLD_OUT = 10_000  # Sec. 6.8: MNIST / CIFAR-10 training images set a
 CELEBA_CROP = 140  # centre crop of the 178x218 aligned faces before resizing to 64 (the usual RAE/WAE CelebA crop)
 
 
-class _Dict(Dataset):
+class ImageItems(Dataset):
+    """Items ``{"x": image}`` of a dataset whose items are tuples ``(image, ...)`` (TensorDataset, torchvision)."""
+
     def __init__(self, base: Dataset) -> None:
         self.base = base
 
@@ -121,7 +123,7 @@ class AEDataModule(pl.LightningDataModule):
         if not hasattr(self, "train_set"):
             hp = self.hparams
             self.train_set, self.val_set, self.test_set = (
-                _Dict(s) for s in build_splits(hp.dataset, hp.root, hp.download, hp.seed)
+                ImageItems(s) for s in build_splits(hp.dataset, hp.root, hp.download, hp.seed)
             )
 
     def _loader(self, ds: Dataset, shuffle: bool, batch_size: int, drop_last: bool = False) -> DataLoader:
