@@ -1,7 +1,12 @@
-"""Console entry points of ``sr_image``: ``sr-upscale`` upscales images with a trained EnhanceNet checkpoint.
+"""Console entry points of ``sr_image``.
 
-Exit codes: 0 all images written; 1 some unreadable images were skipped; 2 nothing written (bad arguments,
-missing input, foreign checkpoint, existing outputs without ``--overwrite``, or no image could be read).
+``sr-upscale`` upscales images with an EnhanceNet checkpoint. Exit codes: 0 all images written; 1 some
+unreadable images were skipped; 2 nothing written (bad arguments, missing input, foreign checkpoint, existing
+outputs without ``--overwrite``, or no image could be read).
+
+``sr-image import-official WEIGHTS -o OUT.ckpt`` converts the authors' published ENet-PAT (TensorFlow 0.12
+checkpoint, read without TensorFlow) into a checkpoint ``sr-upscale`` and ``tools/evaluate.py`` accept. Exit
+codes: 0 written; 2 nothing written (missing, corrupt or foreign file, existing output without ``--overwrite``).
 """
 
 import argparse
@@ -178,6 +183,60 @@ def upscale_main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sr-upscale: interrupted", file=sys.stderr)
         return 130
+
+
+def _import_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sr-image",
+        description="sr-image tools. import-official: convert the authors' published ENet-PAT 4x weights "
+        "(EnhanceNet-Code's TensorFlow 0.12 file `weights`; licence CC BY-NC-ND 4.0) into a checkpoint for "
+        "sr-upscale and tools/evaluate.py. TensorFlow is not needed.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    imp = sub.add_parser(
+        "import-official",
+        help="convert EnhanceNet-Code's `weights` file into a checkpoint of this project",
+        description="Convert EnhanceNet-Code's `weights` (git clone https://github.com/msmsajjadi/EnhanceNet-Code) "
+        "into a checkpoint; every block's CRC, every variable name and shape are checked before anything is "
+        "written. The weights are CC BY-NC-ND 4.0: non-commercial use, do not redistribute the converted file.",
+    )
+    imp.add_argument(
+        "weights", metavar="WEIGHTS", help="path to EnhanceNet-Code/weights (or the EnhanceNet-Code folder)"
+    )
+    imp.add_argument("-o", "--output", required=True, help="checkpoint to write, e.g. enet_pat_official.ckpt")
+    imp.add_argument(
+        "--bicubic-base",
+        choices=("tf_legacy", "pytorch"),
+        default="tf_legacy",
+        help="base image resampler: tf_legacy (default) reproduces the authors' output; pytorch (our half-pixel "
+        "grid) only to measure what the wrong grid does to these weights",
+    )
+    imp.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``sr-image import-official WEIGHTS -o OUT.ckpt [--bicubic-base tf_legacy|pytorch] [--overwrite]``.
+
+    Returns the exit code (0 written, 2 nothing written); errors are one line on stderr, without a traceback.
+    """
+    try:
+        args = _import_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    from sr_image.official import import_official
+    from sr_image.tf_checkpoint import TFCheckpointError
+
+    try:
+        out = import_official(args.weights, args.output, args.bicubic_base, args.overwrite)
+    except (OSError, TFCheckpointError) as err:
+        print(f"sr-image: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_ERROR
+    print(
+        f"wrote {out}: the authors' ENet-PAT 4x generator (852,867 parameters, bicubic base {args.bicubic_base}); "
+        f"licence CC BY-NC-ND 4.0 (non-commercial, do not redistribute). Use: sr-upscale --ckpt {out} IMAGE"
+    )
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ import logging
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
@@ -37,6 +39,46 @@ def bicubic_downsample(hr: Tensor, scale: int) -> Tensor:
     lr = F.interpolate(batched, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False)
     lr = lr.clamp(0, 1)
     return lr if hr.ndim == 4 else lr[0]
+
+
+def pil_lanczos_downsample(hr: Tensor, scale: int) -> Tensor:
+    """The authors' degradation for their published ENet-PAT: Pillow's Lanczos resize of the 8-bit image.
+
+    EnhanceNet-Code's ``loadimg`` calls ``Image.resize((w // 4, h // 4), Image.ANTIALIAS)`` (today
+    ``Image.LANCZOS``, a = 3) on the 8-bit RGB image; its crop to a multiple of 4 is a no-op there (the result is
+    discarded), we crop first so the factor is exactly ``scale``. Pillow itself, as the authors ran it (kornia and
+    ``F.interpolate`` have no antialiased Lanczos); the LR image is 8-bit like theirs.
+
+    Args:
+        hr: (3, H, W) or (N, 3, H, W) in [0, 1], H and W multiples of ``scale``.
+
+    Returns:
+        (…, H/scale, W/scale) in [0, 1], multiples of 1/255.
+    """
+    h, w = hr.shape[-2:]
+    if h % scale or w % scale:
+        raise ValueError(f"HR size {h}x{w} is not a multiple of scale {scale}; crop it first (crop_to_multiple)")
+    batched = hr if hr.ndim == 4 else hr[None]
+    out = []
+    for img in batched.detach().cpu():
+        u8 = img.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        small = Image.fromarray(u8).resize((w // scale, h // scale), Image.Resampling.LANCZOS)
+        out.append(torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1))
+    lr = torch.stack(out).to(device=hr.device, dtype=hr.dtype if hr.is_floating_point() else torch.float32) / 255
+    return lr if hr.ndim == 4 else lr[0]
+
+
+# The degradations d_α of Eq. 2.1 (data.downsample) and the LR context pixels each side a crop needs so that its
+# LR equals the crop of the downsampled whole image (kernel support: bicubic 2, Lanczos 3 LR pixels).
+DOWNSAMPLERS = {"bicubic": bicubic_downsample, "pil_lanczos": pil_lanczos_downsample}
+DOWNSAMPLE_CONTEXT = {"bicubic": 2, "pil_lanczos": 3}
+
+
+def downsample(hr: Tensor, scale: int, method: str = "bicubic") -> Tensor:
+    """``bicubic_downsample`` or ``pil_lanczos_downsample`` by name (``data.downsample``)."""
+    if method not in DOWNSAMPLERS:
+        raise ValueError(f"unknown downsample {method!r}; use one of {sorted(DOWNSAMPLERS)}")
+    return DOWNSAMPLERS[method](hr, scale)
 
 
 def crop_to_multiple(img: Tensor, multiple: int) -> Tensor:
@@ -124,15 +166,19 @@ class RandomCropDataset(Dataset):
 
     The LR patch is the crop of the *whole* downsampled image (Sec. 2.5.8 downsamples, then crops), computed
     from the HR window plus the bicubic kernel's support: crops sit on the LR grid and carry
-    ``LR_CONTEXT`` LR pixels of context, so the LR border pixels equal those of ``d_α`` applied to the full image.
+    ``DOWNSAMPLE_CONTEXT`` LR pixels of context, so the LR border pixels equal those of ``d_α`` (``downsample``)
+    applied to the full image.
     ``length`` crops make an epoch; crop ``i`` comes from image ``i % len(images)`` at a random position. An image
     that fails to decode (a truncated file whose header was fine) is named once in a warning and replaced.
     """
 
-    LR_CONTEXT = 2  # antialiased bicubic support: 2 LR pixels (2·scale HR pixels) each side
-
-    def __init__(self, images: HRImages, scale: int, lr_patch_size: int = 32, length: int = 1000) -> None:
+    def __init__(
+        self, images: HRImages, scale: int, lr_patch_size: int = 32, length: int = 1000, downsample: str = "bicubic"
+    ) -> None:
+        if downsample not in DOWNSAMPLERS:
+            raise ValueError(f"unknown data.downsample {downsample!r}; use one of {sorted(DOWNSAMPLERS)}")
         self.images, self.scale, self.lr_size, self.length = images, scale, lr_patch_size, length
+        self.downsample = downsample
         self._bad: set[int] = set()
 
     def __len__(self) -> int:
@@ -152,31 +198,34 @@ class RandomCropDataset(Dataset):
         raise ValueError("no training image can be decoded; check the files named in the warnings above")
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
-        s, p, c = self.scale, self.lr_size, self.LR_CONTEXT
+        s, p, c = self.scale, self.lr_size, DOWNSAMPLE_CONTEXT[self.downsample]
         img = crop_to_multiple(self._image(i), s)
         lr_h, lr_w = img.shape[-2] // s, img.shape[-1] // s
         top = int(torch.randint(0, lr_h - p + 1, ()))  # LR-grid position of the crop
         left = int(torch.randint(0, lr_w - p + 1, ()))
         t0, l0 = max(top - c, 0), max(left - c, 0)
         t1, l1 = min(top + p + c, lr_h), min(left + p + c, lr_w)
-        lr = bicubic_downsample(img[:, t0 * s : t1 * s, l0 * s : l1 * s], s)
+        lr = downsample(img[:, t0 * s : t1 * s, l0 * s : l1 * s], s, self.downsample)
         lr = lr[:, top - t0 : top - t0 + p, left - l0 : left - l0 + p].contiguous()
         hr = img[:, top * s : (top + p) * s, left * s : (left + p) * s].contiguous()
         return {"lr": lr, "hr": hr}
 
 
 class FullImageDataset(Dataset):
-    """Whole images for evaluation: HR cropped to a multiple of ``scale``, LR by bicubic downsampling."""
+    """Whole images for evaluation: HR cropped to a multiple of ``scale``, LR by ``downsample`` (d_α, Eq. 2.1)."""
 
-    def __init__(self, images: HRImages, scale: int) -> None:
-        self.images, self.scale = images, scale
+    def __init__(self, images: HRImages, scale: int, downsample: str = "bicubic") -> None:
+        if downsample not in DOWNSAMPLERS:
+            raise ValueError(f"unknown downsample {downsample!r}; use one of {sorted(DOWNSAMPLERS)}")
+        self.images, self.scale, self.downsample = images, scale, downsample
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, i: int) -> dict:
         hr = crop_to_multiple(self.images[i], self.scale)
-        return {"lr": bicubic_downsample(hr, self.scale), "hr": hr, "name": self.images.names[i]}
+        lr = downsample(hr, self.scale, self.downsample)
+        return {"lr": lr, "hr": hr, "name": self.images.names[i]}
 
 
 class SRDataModule(pl.LightningDataModule):
@@ -190,6 +239,8 @@ class SRDataModule(pl.LightningDataModule):
         batch_size: crops per step.
         samples_per_epoch: crops drawn per epoch.
         preprocess: ``"mscoco"`` applies Sec. 2.5.8's filtering, square crop and resize to 256.
+        downsample: d_α of Eq. 2.1, ``"bicubic"`` (antialiased, a = -0.5) or ``"pil_lanczos"`` (the authors'
+            ENet-PAT inputs).
     """
 
     def __init__(
@@ -202,17 +253,20 @@ class SRDataModule(pl.LightningDataModule):
         samples_per_epoch: int = 1000,
         num_workers: int = 2,
         preprocess: str = "none",
+        downsample: str = "bicubic",
     ) -> None:
         super().__init__()
+        if downsample not in DOWNSAMPLERS:
+            raise ValueError(f"unknown data.downsample {downsample!r}; use one of {sorted(DOWNSAMPLERS)}")
         self.save_hyperparameters()
 
     def setup(self, stage: str | None = None) -> None:
         hp = self.hparams
         if stage in (None, "fit") and not hasattr(self, "train_set"):
             images = HRImages(hp.root, "train", hp.lr_patch_size * hp.scale, hp.preprocess)
-            self.train_set = RandomCropDataset(images, hp.scale, hp.lr_patch_size, hp.samples_per_epoch)
+            self.train_set = RandomCropDataset(images, hp.scale, hp.lr_patch_size, hp.samples_per_epoch, hp.downsample)
         if not hasattr(self, "eval_set"):
-            self.eval_set = FullImageDataset(HRImages(hp.eval_root, "eval", 4 * hp.scale), hp.scale)
+            self.eval_set = FullImageDataset(HRImages(hp.eval_root, "eval", 4 * hp.scale), hp.scale, hp.downsample)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from kornia.filters import laplacian
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchmetrics.functional.image import structural_similarity_index_measure
@@ -54,6 +55,33 @@ def ssim_y(est: Tensor, hr: Tensor, crop: int = 0) -> Tensor:
     # Wang et al.'s reference (and scikit-image) average the SSIM map over the valid region only; torchmetrics
     # averages over a reflect-padded full image, so drop the 5 px the 11x11 window cannot cover.
     return ssim_map[..., 5:-5, 5:-5].mean(dim=(1, 2, 3))
+
+
+def mean_abs_laplacian(y: Tensor) -> Tensor:
+    """Mean |Laplacian| per image, a measure of high-frequency energy; (N, 1, H, W) -> (N,).
+
+    kornia's 3x3 Laplacian (8 neighbours minus 8 x centre, unnormalised), averaged over the pixels whose 3x3
+    neighbourhood lies inside the image (the border is not padded into the measure).
+    """
+    return laplacian(y, 3, normalized=False)[..., 1:-1, 1:-1].abs().mean(dim=(1, 2, 3))
+
+
+def hf_energy_ratio(est: Tensor, hr: Tensor, crop: int = 0) -> Tensor:
+    """High-frequency energy of the estimate relative to the HR image: mean |Laplacian| of Y, est / HR.
+
+    1 means as much fine detail (texture, edges) as the ground truth; bicubic upsampling at 4x keeps ~0.15,
+    texture synthesis (ENet-PAT, Sec. 2.4.2) aims near 1. Y is taken as for :func:`psnr_y` (8-bit, BT.601,
+    ``crop`` border pixels dropped).
+
+    Args:
+        est, hr: (N, 3, H, W) RGB in [0, 1].
+
+    Returns:
+        (N,) float64 ratios.
+    """
+    if est.shape != hr.shape:
+        raise ValueError(f"shapes differ: estimate {tuple(est.shape)} vs reference {tuple(hr.shape)}")
+    return mean_abs_laplacian(y_channel_8bit(est, crop)) / mean_abs_laplacian(y_channel_8bit(hr, crop))
 
 
 # ---- object recognition (Sec. 2.5.5, Table 2.5) ---------------------------------------------------------------

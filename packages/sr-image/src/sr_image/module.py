@@ -43,6 +43,7 @@ class EnhanceNet(pl.LightningModule):
         num_blocks: int = 10,
         num_filters: int = 64,
         input_mean: tuple[float, float, float] | None = ENET_INPUT_MEAN,
+        bicubic_base: str = "pytorch",
         pixel_weight: float = 1.0,
         perceptual_weights: dict[str, float] | None = None,
         texture_weights: dict[str, float] | None = None,
@@ -59,7 +60,7 @@ class EnhanceNet(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator = EnhanceNetGenerator(scale, num_blocks, num_filters, input_mean)
+        self.generator = EnhanceNetGenerator(scale, num_blocks, num_filters, input_mean, bicubic_base)
         self.perceptual_weights = dict(perceptual_weights or {})
         self.texture_weights = dict(texture_weights or {})
         vgg_layers = sorted(set(self.perceptual_weights) | set(self.texture_weights))
@@ -209,7 +210,8 @@ class CheckpointError(ValueError):
 def load_generator(path: str, map_location: str | torch.device = "cpu") -> EnhanceNetGenerator:
     """The trained generator of an EnhanceNet checkpoint, in eval mode (no VGG or discriminator is built).
 
-    Reads with ``torch.load(weights_only=True)``.
+    Reads with ``torch.load(weights_only=True)``. Accepts checkpoints of ``tools/train.py`` and those of
+    ``sr-image import-official`` (the authors' ENet-PAT, :mod:`sr_image.official`).
 
     Raises:
         FileNotFoundError: no such file.
@@ -232,6 +234,8 @@ def load_generator(path: str, map_location: str | torch.device = "cpu") -> Enhan
             f"{path} is not an EnhanceNet checkpoint (found: {kind}); pass a checkpoint written by "
             f"`python tools/train.py model=enhancenet_*` (logs/train/runs/<run>/checkpoints/last.ckpt)"
         )
-    gen = EnhanceNetGenerator(hp["scale"], hp["num_blocks"], hp["num_filters"], hp.get("input_mean"))
+    gen = EnhanceNetGenerator(
+        hp["scale"], hp["num_blocks"], hp["num_filters"], hp.get("input_mean"), hp.get("bicubic_base", "pytorch")
+    )
     gen.load_state_dict(gen_state)
     return gen.eval()

@@ -1,14 +1,20 @@
 """EnhanceNet networks (thesis Table 2.1). Plain ``nn.Module``s; no Lightning here."""
 
+import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# Per-channel RGB means the official ENet-PAT code subtracts from its [0, 1] input (EnhanceNet-Code); the
-# bicubic path uses the raw input, so the output needs no correction.
-ENET_INPUT_MEAN = (0.476, 0.450, 0.409)
+# Per-channel RGB means the official ENet-PAT code subtracts from its [0, 1] input (EnhanceNet-Code, enhancenet.py
+# PER_CHANNEL_MEANS). The code adds them back after bicubic(x - mean) + residual; bicubic weights sum to one, so
+# bicubic(x) + residual is the same function and the base here uses the raw input.
+ENET_INPUT_MEAN = (0.47614917, 0.45001204, 0.40904046)
+# The generator's bicubic base image: "pytorch" = half-pixel grid, a = -0.5 (ours, MATLAB/Pillow's kernel);
+# "tf_legacy" = TF 0.12's resize_bicubic, which the authors' published ENet-PAT was trained against.
+BICUBIC_BASES = ("pytorch", "tf_legacy")
 
 
 def xavier_init(module: nn.Module) -> None:
@@ -35,12 +41,53 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-def bicubic_upsample(lr: Tensor, scale: int) -> Tensor:
+@functools.lru_cache(maxsize=64)
+def tf_legacy_bicubic_matrix(n_in: int, n_out: int) -> Tensor:
+    """(n_out, n_in) float64 resampling matrix of TF 0.12's ``resize_bicubic`` (``align_corners=False``).
+
+    TF's legacy grid: output ``j`` samples input position ``j · n_in/n_out`` (float32), no half-pixel centres;
+    the 4 taps ``floor - 1 ... floor + 2`` are clamped to the image (edge pixels repeat); Keys' cubic with
+    a = -0.75, its weights looked up in TF's 1024-entry table (the fraction is rounded to 1/1024). Written as a
+    matrix because kornia and ``F.interpolate`` offer only the half-pixel grid.
+    """
+    a, table = -0.75, 1024
+    x = np.arange(table + 1, dtype=np.float64) / table
+    w_near = (((a + 2) * x - (a + 3)) * x * x + 1).astype(np.float32)  # |t| <= 1 (TF computes in float32)
+    x1 = x + 1
+    w_far = (((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a).astype(np.float32)  # 1 < |t| <= 2
+    pos = np.arange(n_out, dtype=np.float32) * np.float32(n_in / n_out)
+    base = np.floor(pos).astype(np.int64)
+    k = np.rint((pos - base) * table).astype(np.int64)  # lrintf: round half to even
+    weights = np.stack([w_far[k], w_near[k], w_near[table - k], w_far[table - k]], axis=1)
+    taps = np.clip(base[:, None] + np.arange(-1, 3), 0, n_in - 1)
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.repeat(np.arange(n_out), 4), taps.ravel()), weights.ravel().astype(np.float64))
+    return torch.from_numpy(m)
+
+
+def tf_legacy_bicubic_resize(img: Tensor, size: tuple[int, int]) -> Tensor:
+    """TF 0.12 ``tf.image.resize_images(..., BICUBIC)`` of (N, C, H, W) images to ``size`` = (h, w).
+
+    Separable: ``M_h · img · M_wᵀ`` with :func:`tf_legacy_bicubic_matrix`; equal to TF 2's
+    ``tf.compat.v1.image.resize_bicubic(half_pixel_centers=False)`` (tested against recorded outputs).
+    """
+    mh = tf_legacy_bicubic_matrix(img.shape[-2], size[0]).to(img)
+    mw = tf_legacy_bicubic_matrix(img.shape[-1], size[1]).to(img)
+    return mh @ img @ mw.T
+
+
+def bicubic_upsample(lr: Tensor, scale: int, base: str = "pytorch") -> Tensor:
     """Bicubic interpolation of the LR input, the base image the generator's residual is added to.
 
-    ``antialias=True`` selects the a = -0.5 cubic kernel of MATLAB's ``imresize`` and Pillow (PyTorch's plain
-    bicubic uses a = -0.75), so the "Bicubic" baseline is the one of the benchmark tables (Table 2.4).
+    ``base="pytorch"``: ``antialias=True`` selects the a = -0.5 cubic kernel of MATLAB's ``imresize`` and Pillow
+    (PyTorch's plain bicubic uses a = -0.75) on the half-pixel grid, so the "Bicubic" baseline is the one of the
+    benchmark tables (Table 2.4). ``base="tf_legacy"``: TF 0.12's kernel and grid (:func:`tf_legacy_bicubic_resize`),
+    shifted by (s - 1) / 2 HR pixels against the half-pixel grid; the authors' published ENet-PAT needs it.
     """
+    if base == "tf_legacy":
+        return tf_legacy_bicubic_resize(lr, (lr.shape[-2] * scale, lr.shape[-1] * scale))
+    if base != "pytorch":
+        raise ValueError(f"unknown bicubic base {base!r}; use one of {BICUBIC_BASES}")
     return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False, antialias=True)
 
 
@@ -56,6 +103,8 @@ class EnhanceNetGenerator(nn.Module):
         num_blocks: residual blocks (10, Table 2.1).
         num_filters: feature channels (64, Table 2.1).
         input_mean: RGB mean subtracted from the network input (official code); ``None`` disables.
+        bicubic_base: the base image's resampler, ``"pytorch"`` (default, for training) or ``"tf_legacy"``
+            (the authors' published weights, :func:`bicubic_upsample`).
     """
 
     def __init__(
@@ -64,11 +113,14 @@ class EnhanceNetGenerator(nn.Module):
         num_blocks: int = 10,
         num_filters: int = 64,
         input_mean: tuple[float, float, float] | None = ENET_INPUT_MEAN,
+        bicubic_base: str = "pytorch",
     ) -> None:
         super().__init__()
         if scale < 2 or scale & (scale - 1):
             raise ValueError(f"scale must be a power of two >= 2 (2x NN-upsampling stages), got {scale}")
-        self.scale = scale
+        if bicubic_base not in BICUBIC_BASES:
+            raise ValueError(f"unknown bicubic_base {bicubic_base!r}; use one of {BICUBIC_BASES}")
+        self.scale, self.bicubic_base = scale, bicubic_base
         self.register_buffer(
             "input_mean", torch.tensor(input_mean or (0.0, 0.0, 0.0), dtype=torch.float32).view(1, 3, 1, 1)
         )
@@ -93,7 +145,7 @@ class EnhanceNetGenerator(nn.Module):
         """I_est = bicubic(I_LR) + I_res; (N, 3, H, W) -> (N, 3, sH, sW), not clamped (training needs it)."""
         if lr.ndim != 4 or lr.shape[1] != 3:
             raise ValueError(f"expected LR images of shape (N, 3, H, W), got {tuple(lr.shape)}")
-        return bicubic_upsample(lr, self.scale) + self.residual(lr)
+        return bicubic_upsample(lr, self.scale, self.bicubic_base) + self.residual(lr)
 
 
 class EnhanceNetDiscriminator(nn.Module):
