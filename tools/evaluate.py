@@ -1,23 +1,30 @@
 #!/usr/bin/env python
-"""Evaluate an EnhanceNet checkpoint as thesis Tables 2.3-2.5 do, with bicubic alongside.
+"""Evaluate EnhanceNet checkpoints as thesis Tables 2.3-2.5 do, side by side, with bicubic alongside.
 
 Video checkpoints (FRVSR / VSR / SISR) go to ``sr-video-evaluate`` instead (``--ckpt LABEL=PATH``, repeatable).
 
-    python tools/evaluate.py --ckpt logs/train/runs/<run>/checkpoints/last.ckpt \
-        [--sets embedded /data/Set5 /data/Set14 ...] [--scale 4] \
+    python tools/evaluate.py --ckpt [LABEL=]PATH [--ckpt OFFICIAL=enet_pat_official.ckpt ...] \
+        [--sets embedded /data/Set5 /data/Set14 ...] [--downsample bicubic|pil_lanczos] [--scale 4] \
         [--recognition /data/imagenet_val_labelled --resnet-weights imagenet|random|/path/resnet50.pth] \
-        [--device auto]
+        [--json results.json [--overwrite]] [--device auto]
 
-Per benchmark set: mean PSNR (Y) and SSIM (Y) with ``scale`` border pixels cropped (Sec. 2.5.4). A set is a
-folder of HR images (Set5/Set14/BSD100/Urban100 layout; the LR input is made by bicubic downsampling) or
-``embedded`` for the held-out embedded photographs. ``--recognition`` adds the ResNet-50 object-recognition
-benchmark (Sec. 2.5.5) on a labelled folder (one subfolder per ImageNet class index, e.g. ``281/cat.jpg``).
-Markdown tables go to stdout, progress to stderr; a bad input ends with a one-line error and exit code 2.
+Per benchmark set and model: mean PSNR (Y) and SSIM (Y) with ``scale`` border pixels cropped (Sec. 2.5.4) and
+the high-frequency energy ratio (mean |Laplacian| of Y, output / HR). A set is a folder of HR images
+(Set5/Set14/BSD100/Urban100 layout; LR inputs are made by ``--downsample``), ``embedded`` for the held-out
+embedded photographs or ``embedded-train`` for the embedded training photographs. Checkpoints of
+``tools/train.py`` and of ``sr-image import-official`` (the authors' ENet-PAT; evaluate it with
+``--downsample pil_lanczos``, its training input) are accepted. ``--recognition`` adds the
+ResNet-50 object-recognition benchmark (Sec. 2.5.5) on a labelled folder (one subfolder per ImageNet class index,
+e.g. ``281/cat.jpg``). Markdown tables go to stdout, progress to stderr; a bad input ends with a one-line error and
+exit code 2 before any work is done.
 """
 
 import argparse
+import json
 import logging
 import math
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -25,26 +32,43 @@ import torch
 from tqdm import tqdm
 
 from gen_common.weights import WeightsUnavailableError, resolve_weights
-from sr_image.data import FullImageDataset, HRImages
-from sr_image.metrics import LabelledImages, evaluate_recognition, psnr_y, ssim_y
+from sr_image.data import DOWNSAMPLERS, FullImageDataset, HRImages
+from sr_image.metrics import LabelledImages, evaluate_recognition, hf_energy_ratio, psnr_y, ssim_y
 from sr_image.module import load_generator
 from sr_image.nets import bicubic_upsample
 
 EMBEDDED = "embedded"
+EMBEDDED_SPLITS = {EMBEDDED: "eval", "embedded-train": "train"}  # set name -> gen_common.embedded split
+BICUBIC = "Bicubic"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--ckpt", required=True, help="EnhanceNet checkpoint written by tools/train.py (e.g. last.ckpt)")
+    p.add_argument(
+        "--ckpt",
+        action="append",
+        required=True,
+        metavar="[LABEL=]PATH",
+        help="EnhanceNet checkpoint (tools/train.py or sr-image import-official); repeatable. LABEL names its\n"
+        "column (default: the run folder, or the file name)",
+    )
     p.add_argument(
         "--sets",
         nargs="+",
         default=[EMBEDDED],
         metavar="SET",
-        help=f"'{EMBEDDED}' (held-out embedded photographs) and/or folders of HR images (default: {EMBEDDED})",
+        help=f"'{EMBEDDED}' (the 3 held-out embedded photographs), 'embedded-train' (the 7 training ones: fair only\n"
+        f"for models not trained here, e.g. the authors'), folders of HR images (default: {EMBEDDED})",
     )
     p.add_argument(
-        "--scale", type=int, default=None, help="upscaling factor; default and only valid value: the checkpoint's"
+        "--downsample",
+        choices=sorted(DOWNSAMPLERS),
+        default="bicubic",
+        help="how LR inputs are made from the HR images: bicubic (antialiased, our training degradation;\n"
+        "default) | pil_lanczos (Pillow's Lanczos on 8-bit images: the authors' ENet-PAT input)",
+    )
+    p.add_argument(
+        "--scale", type=int, default=None, help="upscaling factor; default and only valid value: the checkpoints'"
     )
     p.add_argument("--recognition", metavar="FOLDER", help="labelled folder for the ResNet-50 benchmark (Sec. 2.5.5)")
     p.add_argument(
@@ -53,8 +77,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=224, help="recognition image side (224 in the thesis)")
     p.add_argument("--max-images", type=int, default=None, help="recognition: only the first N images (thesis: 1000)")
     p.add_argument("--batch-size", type=int, default=16, help="recognition batch size")
+    p.add_argument("--json", metavar="PATH", help="also write every number and setting to this JSON file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--device", default="auto", help="auto (cuda if available) | cpu | cuda | cuda:N | mps")
     return p.parse_args(argv)
+
+
+def parse_ckpts(values: list[str]) -> dict[str, str]:
+    """``[LABEL=]PATH`` arguments -> {label: path}; labels must be unique and not 'Bicubic'."""
+    ckpts = {}
+    for value in values:
+        label, sep, path = value.rpartition("=")
+        if not sep or Path(value).expanduser().is_file():  # a path that itself contains '='
+            p = Path(value).expanduser()
+            label, path = (p.parent.parent.name if p.parent.name == "checkpoints" else p.stem), value
+        if not label or label == BICUBIC or label in ckpts:
+            raise ValueError(f"--ckpt {value}: label {label!r} is empty, reserved or repeated; use LABEL=PATH")
+        ckpts[label] = path
+    return ckpts
 
 
 def resolve_device(name: str) -> torch.device:
@@ -66,12 +106,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def load_sets(names: list[str], scale: int) -> dict[str, FullImageDataset]:
+def load_sets(names: list[str], scale: int, downsample: str = "bicubic") -> dict[str, FullImageDataset]:
     """Every set listed up front, so a mistyped folder fails before any work is done."""
     sets = {}
     for name in names:
-        if name == EMBEDDED:
-            images, label = HRImages(None, "eval", 4 * scale), EMBEDDED
+        if name in EMBEDDED_SPLITS:
+            images, label = HRImages(None, EMBEDDED_SPLITS[name], 4 * scale), name
         else:
             folder = Path(name).expanduser()
             if not folder.is_dir():
@@ -79,52 +119,69 @@ def load_sets(names: list[str], scale: int) -> dict[str, FullImageDataset]:
             images, label = HRImages(folder, "eval", 4 * scale), folder.resolve().name
         if label in sets:
             label = name
-        sets[label] = FullImageDataset(images, scale)
+        sets[label] = FullImageDataset(images, scale, downsample)
     return sets
 
 
 @torch.inference_mode()
-def evaluate_set(generator: torch.nn.Module, data: FullImageDataset, name: str, device: torch.device) -> dict:
-    """Mean PSNR (Y) and SSIM (Y) of the generator and of bicubic upsampling on one set (crop = scale)."""
+def evaluate_set(
+    generators: dict[str, torch.nn.Module], data: FullImageDataset, name: str, device: torch.device
+) -> dict[str, dict]:
+    """Per method (bicubic first, then each generator): mean PSNR (Y), SSIM (Y), HF-energy ratio (crop = scale)."""
     s = data.scale
-    sums = dict.fromkeys(("psnr", "ssim", "psnr_bicubic", "ssim_bicubic"), 0.0)
+    methods = {BICUBIC: lambda lr: bicubic_upsample(lr, s)} | generators
+    sums = {m: dict.fromkeys(("psnr", "ssim", "hf_ratio"), 0.0) for m in methods}
     for i in tqdm(range(len(data)), desc=name, unit="img", file=sys.stderr, leave=False):
         item = data[i]
         lr, hr = item["lr"][None].to(device), item["hr"][None].to(device)
-        est = generator(lr).float().clamp(0, 1)
-        bicubic = bicubic_upsample(lr, s).clamp(0, 1)
-        sums["psnr"] += psnr_y(est, hr, crop=s).item()
-        sums["ssim"] += ssim_y(est, hr, crop=s).item()
-        sums["psnr_bicubic"] += psnr_y(bicubic, hr, crop=s).item()
-        sums["ssim_bicubic"] += ssim_y(bicubic, hr, crop=s).item()
-    return {"n": len(data)} | {k: v / len(data) for k, v in sums.items()}
+        for method, fn in methods.items():
+            est = fn(lr).float().clamp(0, 1)
+            sums[method]["psnr"] += psnr_y(est, hr, crop=s).item()
+            sums[method]["ssim"] += ssim_y(est, hr, crop=s).item()
+            sums[method]["hf_ratio"] += hf_energy_ratio(est, hr, crop=s).item()
+    return {m: {"n": len(data)} | {k: v / len(data) for k, v in sums[m].items()} for m in methods}
 
 
-def sr_table(results: dict[str, dict], scale: int) -> str:
-    rows = [
-        f"| {scale}x | Images | PSNR (Y) Bicubic | PSNR (Y) ENet | SSIM (Y) Bicubic | SSIM (Y) ENet |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for name, r in results.items():
-        rows.append(
-            f"| {name} | {r['n']} | {r['psnr_bicubic']:.2f} | {r['psnr']:.2f} | "
-            f"{r['ssim_bicubic']:.3f} | {r['ssim']:.3f} |"
-        )
-    return "\n".join(rows)
+def sr_tables(results: dict[str, dict[str, dict]], scale: int) -> str:
+    """Table 2.3-style markdown: one table per measure, a row per set, a column per method."""
+    methods = list(next(iter(results.values())))
+    blocks = []
+    for key, title, fmt in (
+        ("psnr", "PSNR (Y)", "{:.2f}"),
+        ("ssim", "SSIM (Y)", "{:.3f}"),
+        ("hf_ratio", "HF energy ratio (mean abs Laplacian of Y, output / HR)", "{:.3f}"),
+    ):
+        rows = [f"| {scale}x {title} | Images | " + " | ".join(methods) + " |", "|---|---:|" + "---:|" * len(methods)]
+        for name, r in results.items():
+            cells = [fmt.format(r[m][key]) for m in methods]
+            rows.append(f"| {name} | {r[methods[0]]['n']} | " + " | ".join(cells) + " |")
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)
 
 
 def recognition_table(scores: dict[str, dict[str, float]], scale: int, size: int) -> str:
+    methods = [m for m in scores if m != "baseline"]
     rows = [
-        f"| ResNet-50, {size // scale}->{size} | Bicubic | ENet | Baseline ({size}x{size}) |",
-        "|---|---:|---:|---:|",
+        f"| ResNet-50, {size // scale}->{size} | " + " | ".join(methods) + f" | Baseline ({size}x{size}) |",
+        "|---|" + "---:|" * (len(methods) + 1),
     ]
     for key, label in (("top1_error", "Top-1 error"), ("top5_error", "Top-5 error"), ("confidence", "Confidence")):
         # confidence is nan when no image is classified correctly
-        cells = [f"{v:.3f}" if math.isfinite(v := scores[m][key]) else "n/a" for m in ("bicubic", "enet", "baseline")]
+        cells = [f"{v:.3f}" if math.isfinite(v := scores[m][key]) else "n/a" for m in [*methods, "baseline"]]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     rows.append("")
     rows.append("Confidence: mean softmax probability of the true class on correctly classified images (Table 2.5).")
     return "\n".join(rows)
+
+
+def write_json(path: Path, record: dict) -> None:
+    """All or nothing: a temporary file in the same folder, renamed when complete."""
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(record, indent=2, allow_nan=True))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,11 +189,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
         device = resolve_device(args.device)
-        generator = load_generator(args.ckpt).to(device)
-        scale = generator.scale
+        ckpts = parse_ckpts(args.ckpt)
+        json_path = Path(args.json).expanduser() if args.json else None
+        if json_path and json_path.exists() and not args.overwrite:
+            raise FileExistsError(f"--json {json_path} already exists; pass --overwrite to replace it")
+        if json_path and not json_path.parent.is_dir():
+            raise FileNotFoundError(f"--json folder {json_path.parent} does not exist")
+        generators = {label: load_generator(path).to(device) for label, path in ckpts.items()}
+        scales = {label: g.scale for label, g in generators.items()}
+        scale = next(iter(scales.values()))
+        if len(set(scales.values())) > 1:
+            raise ValueError(f"the checkpoints have different scales {scales}; evaluate them separately")
         if args.scale is not None and args.scale != scale:
             raise ValueError(f"--scale {args.scale} does not match the checkpoint's scale {scale}; omit --scale")
-        sets = load_sets(args.sets, scale)
+        sets = load_sets(args.sets, scale, args.downsample)
         if args.recognition:  # fail fast: folder layout and weights before the (long) SR pass
             if not Path(args.recognition).expanduser().is_dir():
                 raise FileNotFoundError(
@@ -144,11 +210,19 @@ def main(argv: list[str] | None = None) -> int:
                 )
             LabelledImages(args.recognition, args.size, args.max_images)
             classifier = resolve_weights("resnet50", args.resnet_weights, option="--resnet-weights").to(device)
-        print(f"checkpoint: {args.ckpt} ({scale}x, device {device})\n")
-        results = {name: evaluate_set(generator, data, name, device) for name, data in sets.items()}
-        print(sr_table(results, scale))
+        for label, path in ckpts.items():
+            base = generators[label].bicubic_base
+            print(f"{label}: {path} ({scale}x, bicubic base {base})")
+        print(f"LR inputs: {args.downsample} downsampling; device {device}\n")
+        results = {name: evaluate_set(generators, data, name, device) for name, data in sets.items()}
+        print(sr_tables(results, scale))
+        record = {
+            "settings": vars(args) | {"ckpt": ckpts, "scale": scale, "device": str(device)},
+            "versions": {"python": platform.python_version(), "torch": torch.__version__},
+            "sets": results,
+        }
         if args.recognition:
-            fns = {"bicubic": lambda lr: bicubic_upsample(lr, scale), "enet": generator}
+            fns = {BICUBIC: lambda lr: bicubic_upsample(lr, scale)} | generators
             scores = evaluate_recognition(
                 fns,
                 args.recognition,
@@ -161,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             n = scores["baseline"]["n"]
             print(f"\nObject recognition on {n} image(s) of {args.recognition} (weights: {args.resnet_weights})\n")
             print(recognition_table(scores, scale, args.size))
+            record["recognition"] = scores
+        if json_path:
+            write_json(json_path, record)
     except (OSError, ValueError, WeightsUnavailableError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2

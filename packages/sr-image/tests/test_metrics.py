@@ -8,7 +8,7 @@ import skimage.metrics
 import torch
 
 from sr_image.data import bicubic_downsample, crop_to_multiple
-from sr_image.metrics import psnr_y, ssim_y
+from sr_image.metrics import hf_energy_ratio, mean_abs_laplacian, psnr_y, ssim_y
 from sr_image.nets import bicubic_upsample
 
 
@@ -39,6 +39,32 @@ def test_ssim_y_matches_skimage(pair):
     assert ssim_y(est[None], hr[None], crop=4).item() == pytest.approx(ref, abs=1e-6)
 
 
+def test_mean_abs_laplacian_closed_form():
+    """f = x^2 + y^2: each of the 8 neighbours adds dx^2 + dy^2 (linear terms cancel), 6 + 6 = 12 everywhere."""
+    yy, xx = torch.meshgrid(torch.arange(9.0), torch.arange(11.0), indexing="ij")
+    f = (xx**2 + yy**2).double()[None, None]
+    assert mean_abs_laplacian(torch.cat([f, 2 * f])).tolist() == [12.0, 24.0]
+
+
+def test_hf_energy_ratio_matches_scipy(pair):
+    """Independent reference: scikit-image's Y, scipy's convolution with the 8-neighbour kernel, interior only."""
+    from scipy.ndimage import convolve
+
+    est, hr = pair
+    kernel = np.ones((3, 3))
+    kernel[1, 1] = -8
+
+    def energy(img):
+        return np.abs(convolve(_y_ref(img, 4).astype(np.float64), kernel)[1:-1, 1:-1]).mean()
+
+    ratio = hf_energy_ratio(est[None], hr[None], crop=4).item()
+    assert ratio == pytest.approx(energy(est) / energy(hr), rel=1e-6)
+    assert 0.05 < ratio < 0.5  # bicubic at 4x keeps a fraction of the HR image's fine detail
+    assert hf_energy_ratio(hr[None], hr[None], crop=4).item() == 1.0
+
+
 def test_metrics_shape_errors():
     with pytest.raises(ValueError, match="shapes differ"):
         psnr_y(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(ValueError, match="shapes differ"):
+        hf_energy_ratio(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))

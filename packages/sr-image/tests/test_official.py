@@ -1,0 +1,186 @@
+"""The authors' ENet-PAT: TF 0.12 bicubic base against TensorFlow, the V1 checkpoint reader, the import command.
+
+Reference numbers in ``data/`` were recorded once with TensorFlow 2.21 by ``data/make_tf_reference.py`` (see its
+docstring): ``tf.compat.v1.image.resize_bicubic(half_pixel_centers=False)`` outputs, TF's own checkpoint reader's
+digest of every variable, the authors' graph rebuilt in TF 2 on a scikit-image photograph, and two small V1
+checkpoints of other models. Tests that need the authors' file read ``../shared/fixtures/enhancenet-official``
+and skip without it.
+"""
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gen_common.color import rgb_to_y
+from gen_common.images import read_image
+from sr_image.cli import main as sr_image_main
+from sr_image.data import crop_to_multiple, pil_lanczos_downsample
+from sr_image.inference import upscale_tiled
+from sr_image.module import load_generator
+from sr_image.nets import bicubic_upsample, tf_legacy_bicubic_resize
+from sr_image.official import import_official, load_official_generator
+from sr_image.tf_checkpoint import TFCheckpointError, read_tf_v1_checkpoint
+
+DATA = Path(__file__).parent / "data"
+REFERENCE = np.load(DATA / "tf_reference.npz")
+FIXTURE = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "enhancenet-official"
+WEIGHTS = FIXTURE / "weights"
+needs_fixture = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"authors' weights not found at {WEIGHTS}")
+
+
+def nchw(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
+
+
+# ---- the TF 0.12 bicubic base ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["2x", "4x", "odd", "down"])
+def test_legacy_bicubic_matches_tensorflow(case):
+    x, ref = nchw(REFERENCE[f"bicubic_{case}_in"]), nchw(REFERENCE[f"bicubic_{case}_out"])
+    out = tf_legacy_bicubic_resize(x, tuple(ref.shape[-2:]))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+
+
+def test_legacy_grid_has_no_half_pixel_centres():
+    """Closed form: output s·i samples input i exactly (weights 0, 1, 0, 0); the half-pixel grid does not."""
+    lr = torch.rand(2, 3, 6, 7)
+    legacy = bicubic_upsample(lr, 4, "tf_legacy")
+    assert torch.allclose(legacy[..., ::4, ::4], lr, atol=1e-6)
+    assert not torch.allclose(bicubic_upsample(lr, 4)[..., ::4, ::4], lr, atol=1e-2)
+    with pytest.raises(ValueError, match="unknown bicubic base 'tf'"):
+        bicubic_upsample(lr, 4, "tf")
+
+
+# ---- the checkpoint reader ---------------------------------------------------------------------------------------
+def test_reader_on_small_v1_checkpoints():
+    variables, arrays = read_tf_v1_checkpoint(DATA / "v1_other_model")
+    assert {v.name: (v.shape, v.dtype) for v in variables.values()} == {
+        "discriminator/Conv/weights": ((2, 3, 4, 5), "float32"),
+        "discriminator/Conv/biases": ((5,), "float32"),
+    }
+    # the values make_tf_reference.py stored
+    np.testing.assert_array_equal(
+        arrays["discriminator/Conv/weights"], np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5) / 100
+    )
+    np.testing.assert_array_equal(arrays["discriminator/Conv/biases"], [1.5, -2.0, 3.25, 0, 7])
+
+
+def test_reader_rejects_bad_files(tmp_path):
+    data = (DATA / "v1_other_model").read_bytes()
+    flipped = bytearray(data)
+    flipped[100] ^= 0x01  # inside the data block
+    cases = {
+        "flipped": (bytes(flipped), "fails its CRC32C check"),
+        "truncated": (data[: len(data) - 20], "no SSTable footer"),
+        "empty": (b"", "no SSTable footer"),
+        "png": ((FIXTURE / "eagle.png").read_bytes() if FIXTURE.is_dir() else b"\x89PNG" * 40, "not a TensorFlow"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(TFCheckpointError, match=message) as err:
+            read_tf_v1_checkpoint(path)
+        assert str(path) in str(err.value)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_tf_v1_checkpoint(tmp_path / "nope")
+
+
+@needs_fixture
+def test_reader_on_the_authors_weights():
+    digest = json.loads((DATA / "tf_weights.json").read_text())  # TF's own reader
+    start = time.perf_counter()
+    variables, arrays = read_tf_v1_checkpoint(WEIGHTS)
+    assert time.perf_counter() - start < 1.0
+    assert len(variables) == 50 and set(variables) == set(digest)
+    assert sum(a.size for a in arrays.values()) == 852_867
+    for name, (shape, sha) in digest.items():
+        assert variables[name].shape == tuple(shape) and variables[name].dtype == "float32"
+        assert hashlib.sha256(arrays[name].tobytes()).hexdigest() == sha, name
+
+
+# ---- the converted generator -------------------------------------------------------------------------------------
+@needs_fixture
+def test_official_generator_reproduces_the_authors_tensorflow_output():
+    lr = nchw(REFERENCE["enet_lr"][None]).float() / 255
+    ref = REFERENCE["enet_out"].astype(int)  # the authors' graph in TF, clipped and rounded as saveimg does
+    for base, max_diff, mean_diff in (("tf_legacy", (0, 1), (0, 0.01)), ("pytorch", (20, 255), (2, 255))):
+        with torch.no_grad():
+            out = load_official_generator(WEIGHTS, base)(lr).clamp(0, 1)
+        ours = out[0].permute(1, 2, 0).mul(255).round().int().numpy()
+        diff = np.abs(ours - ref)
+        assert max_diff[0] <= diff.max() <= max_diff[1], base
+        assert mean_diff[0] <= diff.mean() <= mean_diff[1], base
+
+
+def best_shift(est: torch.Tensor, hr: torch.Tensor, radius: int = 2, border: int = 6) -> tuple[int, int]:
+    """The (dy, dx) of est against hr with the smallest MSE on Y, searched within +-radius pixels."""
+    ye, yh = rgb_to_y(est.double()), rgb_to_y(hr.double())
+    h, w = yh.shape[-2:]
+    target = yh[..., border : h - border, border : w - border]
+    mse = {
+        (dy, dx): float((ye[..., border + dy : h - border + dy, border + dx : w - border + dx] - target).pow(2).mean())
+        for dy in range(-radius, radius + 1)
+        for dx in range(-radius, radius + 1)
+    }
+    return min(mse, key=mse.get)
+
+
+@needs_fixture
+def test_imported_checkpoint_on_eagle_is_aligned(tmp_path):
+    """The authors' example, their input pipeline, through the checkpoint sr-upscale reads (tiled path)."""
+    hr = crop_to_multiple(read_image(FIXTURE / "eagle.png"), 4)
+    lr = pil_lanczos_downsample(hr, 4)
+    shifts = {}
+    for base in ("tf_legacy", "pytorch"):
+        ckpt = import_official(WEIGHTS, tmp_path / f"{base}.ckpt", bicubic_base=base)
+        gen = load_generator(str(ckpt))
+        assert gen.bicubic_base == base
+        est = upscale_tiled(gen, lr, tile=50)  # 56x56 LR: 4 tiles, context 23 px
+        assert est.shape == hr.shape and torch.isfinite(est).all() and 0 <= est.min() and est.max() <= 1
+        shifts[base] = best_shift(est[None], hr[None])
+    assert shifts["tf_legacy"] == (0, 0)
+    assert shifts["pytorch"] != (0, 0)  # the half-pixel base turns the learned compensation into a shift
+
+
+@needs_fixture
+def test_import_official_command(tmp_path, capsys):
+    out = tmp_path / "enet_pat_official.ckpt"
+    start = time.perf_counter()
+    assert sr_image_main(["import-official", str(FIXTURE), "-o", str(out)]) == 0  # the folder works too
+    assert time.perf_counter() - start < 1.0
+    assert "CC BY-NC-ND 4.0" in capsys.readouterr().out
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["hyper_parameters"]["bicubic_base"] == "tf_legacy"
+    assert ckpt["imported_from"]["sha256"] == hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
+    assert "CC BY-NC-ND 4.0" in ckpt["imported_from"]["licence"]
+    assert sum(v.numel() for k, v in ckpt["state_dict"].items() if k != "generator.input_mean") == 852_867
+
+    before = out.read_bytes()
+    assert sr_image_main(["import-official", str(WEIGHTS), "-o", str(out)]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert sr_image_main(["import-official", str(WEIGHTS), "-o", str(out), "--overwrite"]) == 0
+
+
+def test_import_refuses_other_models_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "x.ckpt"
+    assert sr_image_main(["import-official", str(DATA / "v1_other_model"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "missing 50 variable(s): generator/Conv/weights" in err
+    assert "unexpected 2 variable(s): " in err and "discriminator/Conv/weights" in err
+    assert err.startswith("sr-image: error: ") and len(err.strip().splitlines()) == 1
+
+    assert sr_image_main(["import-official", str(DATA / "v1_wrong_generator"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "missing 48 variable(s)" in err and "generator/Conv_24/biases" in err
+    assert "generator/Conv/weights is float32 (3, 3, 3, 8), expected float32 (3, 3, 3, 64)" in err
+
+    assert sr_image_main(["import-official", str(tmp_path / "nope"), "-o", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert sr_image_main(["import-official", str(DATA / "v1_other_model"), "-o", str(tmp_path / "a" / "b.ckpt")]) == 2
+    assert "output folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
