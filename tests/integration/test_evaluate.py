@@ -1,6 +1,7 @@
 """tools/evaluate.py end to end: a tiny trained checkpoint, the markdown table, and its errors."""
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -83,28 +84,58 @@ def skimage_bicubic_psnr(folder: Path, scale: int) -> float:
     return float(np.mean(values))
 
 
-def parse_table(stdout: str) -> dict[str, list[str]]:
-    """Rows of the markdown SR table, by set name."""
-    rows = {}
+def parse_tables(stdout: str) -> dict[str, dict[str, list[str]]]:
+    """The markdown tables by measure ("PSNR", "SSIM", "HF"): header cells and rows by set name."""
+    tables, current = {}, None
     for line in stdout.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 6 and re.fullmatch(r"\d+", cells[1]):
-            rows[cells[0]] = cells[1:]
-    return rows
+        if len(cells) > 2 and cells[1] == "Images":
+            current = tables.setdefault(cells[0].split()[1], {"header": cells[2:]})
+        elif current is not None and len(cells) > 2 and re.fullmatch(r"\d+", cells[1]):
+            current[cells[0]] = cells[1:]
+    return tables
 
 
-def test_evaluate_table_matches_skimage(ckpt, hr_folder, capsys):
+def test_evaluate_table_matches_skimage(ckpt, hr_folder, tmp_path, capsys):
     # In-process (the CLI entry itself is exercised by the subprocess test below): saves an interpreter start.
-    assert evaluate_main()(["--ckpt", str(ckpt), "--sets", "embedded", str(hr_folder), "--device", "cpu"]) == 0
-    stdout = capsys.readouterr().out
-    assert "| 4x | Images | PSNR (Y) Bicubic | PSNR (Y) ENet | SSIM (Y) Bicubic | SSIM (Y) ENet |" in stdout
-    rows = parse_table(stdout)
-    assert set(rows) == {"embedded", "TinySet"}, stdout
-    assert rows["embedded"][0] == "3" and rows["TinySet"][0] == "2"
-    for _n, psnr_bic, psnr, ssim_bic, ssim in rows.values():
-        assert 15 < float(psnr_bic) < 60 and 0 < float(ssim_bic) <= 1
-        assert float(psnr) > 0 and -1 <= float(ssim) <= 1
-    assert float(rows["TinySet"][1]) == pytest.approx(skimage_bicubic_psnr(hr_folder, 4), abs=0.01)
+    args = ["--ckpt", str(ckpt), "--ckpt", f"again={ckpt}", "--sets", "embedded", str(hr_folder), "--device", "cpu"]
+    assert evaluate_main()([*args, "--json", str(tmp_path / "r.json")]) == 0
+    tables = parse_tables(capsys.readouterr().out)
+    assert set(tables) == {"PSNR", "SSIM", "HF"}
+    run = ckpt.parent.parent.name  # default label: the run folder
+    for table in tables.values():
+        assert table.pop("header") == ["Bicubic", run, "again"]
+        assert set(table) == {"embedded", "TinySet"}
+        assert table["embedded"][0] == "3" and table["TinySet"][0] == "2"
+        for _n, _bicubic, ours, again in table.values():
+            assert ours == again  # the same checkpoint twice
+    for _n, bicubic, ours, _ in tables["PSNR"].values():
+        assert 15 < float(bicubic) < 60 and float(ours) > 0
+    for _n, bicubic, ours, _ in tables["SSIM"].values():
+        assert 0 < float(bicubic) <= 1 and -1 <= float(ours) <= 1
+    assert float(tables["PSNR"]["TinySet"][1]) == pytest.approx(skimage_bicubic_psnr(hr_folder, 4), abs=0.01)
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["settings"]["ckpt"] == {run: str(ckpt), "again": str(ckpt)}
+    assert record["settings"]["downsample"] == "bicubic"
+    assert float(tables["HF"]["TinySet"][1]) == pytest.approx(
+        record["sets"]["TinySet"]["Bicubic"]["hf_ratio"], abs=5e-4
+    )
+
+    # all or nothing: an existing --json is refused before any work, and kept
+    assert evaluate_main()([*args, "--json", str(tmp_path / "r.json")]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r.json").read_text()) == record
+
+
+def test_pil_lanczos_inputs_change_only_the_inputs(ckpt, capsys):
+    """--downsample pil_lanczos (the authors' inputs): other LR images, so other numbers; Lanczos is sharper."""
+    psnr = {}
+    for method in ("bicubic", "pil_lanczos"):
+        assert evaluate_main()(["--ckpt", f"m={ckpt}", "--downsample", method, "--device", "cpu"]) == 0
+        out = capsys.readouterr().out
+        assert f"LR inputs: {method} downsampling" in out
+        psnr[method] = parse_tables(out)["PSNR"]["embedded"]
+    assert psnr["bicubic"] != psnr["pil_lanczos"]
 
 
 def test_foreign_checkpoint_exit_2(tmp_path):
@@ -135,3 +166,6 @@ def test_missing_inputs_exit_2(ckpt, tmp_path, capsys):
 
     assert main(["--ckpt", str(ckpt), "--scale", "2"]) == 2
     assert "does not match the checkpoint's scale 4" in capsys.readouterr().err
+
+    assert main(["--ckpt", f"a={ckpt}", "--ckpt", f"a={ckpt}"]) == 2
+    assert "label 'a' is empty, reserved or repeated" in capsys.readouterr().err

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 from sr_image.data import (
+    FullImageDataset,
     HRImages,
     RandomCropDataset,
     SRDataModule,
-    FullImageDataset,
     bicubic_downsample,
     crop_to_multiple,
     downsample,
