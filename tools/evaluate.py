@@ -6,7 +6,7 @@ Video checkpoints (FRVSR / VSR / SISR) go to ``sr-video-evaluate`` instead (``--
     python tools/evaluate.py --ckpt [LABEL=]PATH [--ckpt OFFICIAL=enet_pat_official.ckpt ...] \
         [--sets embedded /data/Set5 /data/Set14 ...] [--downsample bicubic|pil_lanczos] [--scale 4] \
         [--recognition /data/imagenet_val_labelled --resnet-weights imagenet|random|/path/resnet50.pth] \
-        [--json results.json [--overwrite]] [--device auto]
+        [--json results.json] [--panels panels.png [--panel-size 160]] [--overwrite] [--device auto]
 
 Per benchmark set and model: mean PSNR (Y) and SSIM (Y) with ``scale`` border pixels cropped (Sec. 2.5.4) and
 the high-frequency energy ratio (mean |Laplacian| of Y, output / HR). A set is a folder of HR images
@@ -78,7 +78,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-images", type=int, default=None, help="recognition: only the first N images (thesis: 1000)")
     p.add_argument("--batch-size", type=int, default=16, help="recognition batch size")
     p.add_argument("--json", metavar="PATH", help="also write every number and setting to this JSON file")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument(
+        "--panels",
+        metavar="PNG",
+        help="also write a picture: per image a central crop of LR (nearest) | Bicubic | each checkpoint | HR",
+    )
+    p.add_argument("--panel-size", type=int, default=160, help="HR side of the --panels crops (default 160)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json / --panels files")
     p.add_argument("--device", default="auto", help="auto (cuda if available) | cpu | cuda | cuda:N | mps")
     return p.parse_args(argv)
 
@@ -123,23 +129,58 @@ def load_sets(names: list[str], scale: int, downsample: str = "bicubic") -> dict
     return sets
 
 
+def centre_crop(img: torch.Tensor, size: int) -> torch.Tensor:
+    """The central ``size`` x ``size`` window of (N, C, H, W) images (smaller images are kept whole)."""
+    h, w = img.shape[-2:]
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return img[..., top : top + size, left : left + size]
+
+
 @torch.inference_mode()
 def evaluate_set(
-    generators: dict[str, torch.nn.Module], data: FullImageDataset, name: str, device: torch.device
-) -> dict[str, dict]:
-    """Per method (bicubic first, then each generator): mean PSNR (Y), SSIM (Y), HF-energy ratio (crop = scale)."""
+    generators: dict[str, torch.nn.Module],
+    data: FullImageDataset,
+    name: str,
+    device: torch.device,
+    panel_size: int = 0,
+) -> tuple[dict[str, dict], list[torch.Tensor]]:
+    """Per method (bicubic first, then each generator): mean PSNR (Y), SSIM (Y), HF-energy ratio (crop = scale).
+
+    With ``panel_size`` > 0 also one row of central crops per image: LR (nearest) | bicubic | generators | HR.
+    """
     s = data.scale
     methods = {BICUBIC: lambda lr: bicubic_upsample(lr, s)} | generators
     sums = {m: dict.fromkeys(("psnr", "ssim", "hf_ratio"), 0.0) for m in methods}
+    panels = []
     for i in tqdm(range(len(data)), desc=name, unit="img", file=sys.stderr, leave=False):
         item = data[i]
         lr, hr = item["lr"][None].to(device), item["hr"][None].to(device)
+        row = [torch.nn.functional.interpolate(lr, scale_factor=s, mode="nearest")]
         for method, fn in methods.items():
             est = fn(lr).float().clamp(0, 1)
             sums[method]["psnr"] += psnr_y(est, hr, crop=s).item()
             sums[method]["ssim"] += ssim_y(est, hr, crop=s).item()
             sums[method]["hf_ratio"] += hf_energy_ratio(est, hr, crop=s).item()
-    return {m: {"n": len(data)} | {k: v / len(data) for k, v in sums[m].items()} for m in methods}
+            row.append(est)
+        if panel_size:
+            panels.append(torch.cat([centre_crop(x, panel_size) for x in [*row, hr]]).cpu())
+    return {m: {"n": len(data)} | {k: v / len(data) for k, v in sums[m].items()} for m in methods}, panels
+
+
+def save_panels(rows: list[torch.Tensor], path: Path) -> None:
+    """One grid row per image (equal crop sizes), written to a temporary PNG and renamed when complete."""
+    from torchvision.utils import make_grid
+
+    from gen_common.images import save_image
+
+    size = min(min(r.shape[-2:]) for r in rows)
+    grid = make_grid(torch.cat([centre_crop(r, size) for r in rows]), nrow=rows[0].shape[0], padding=4, pad_value=1)
+    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
+    try:
+        save_image(grid, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def sr_tables(results: dict[str, dict[str, dict]], scale: int) -> str:
@@ -190,11 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = resolve_device(args.device)
         ckpts = parse_ckpts(args.ckpt)
-        json_path = Path(args.json).expanduser() if args.json else None
-        if json_path and json_path.exists() and not args.overwrite:
-            raise FileExistsError(f"--json {json_path} already exists; pass --overwrite to replace it")
-        if json_path and not json_path.parent.is_dir():
-            raise FileNotFoundError(f"--json folder {json_path.parent} does not exist")
+        outputs = {opt: Path(v).expanduser() for opt, v in (("--json", args.json), ("--panels", args.panels)) if v}
+        for opt, path in outputs.items():
+            if path.exists() and not args.overwrite:
+                raise FileExistsError(f"{opt} {path} already exists; pass --overwrite to replace it")
+            if not path.parent.is_dir():
+                raise FileNotFoundError(f"{opt} folder {path.parent} does not exist")
+        if args.panels and (Path(args.panels).suffix.lower() != ".png" or args.panel_size < 8):
+            raise ValueError(f"--panels {args.panels} must end in .png and --panel-size be >= 8")
         generators = {label: load_generator(path).to(device) for label, path in ckpts.items()}
         scales = {label: g.scale for label, g in generators.items()}
         scale = next(iter(scales.values()))
@@ -214,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
             base = generators[label].bicubic_base
             print(f"{label}: {path} ({scale}x, bicubic base {base})")
         print(f"LR inputs: {args.downsample} downsampling; device {device}\n")
-        results = {name: evaluate_set(generators, data, name, device) for name, data in sets.items()}
+        results, panels = {}, []
+        for name, data in sets.items():
+            results[name], rows = evaluate_set(generators, data, name, device, args.panel_size if args.panels else 0)
+            panels += rows
         print(sr_tables(results, scale))
         record = {
             "settings": vars(args) | {"ckpt": ckpts, "scale": scale, "device": str(device)},
@@ -236,8 +283,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nObject recognition on {n} image(s) of {args.recognition} (weights: {args.resnet_weights})\n")
             print(recognition_table(scores, scale, args.size))
             record["recognition"] = scores
-        if json_path:
-            write_json(json_path, record)
+        if "--json" in outputs:
+            write_json(outputs["--json"], record)
+        if "--panels" in outputs:
+            save_panels(panels, outputs["--panels"])
+            print(f"\npanels: {outputs['--panels']} (LR nearest | {' | '.join(next(iter(results.values())))} | HR)")
     except (OSError, ValueError, WeightsUnavailableError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import torch
 from gen_common.color import rgb_to_y
 from gen_common.images import read_image
 from sr_image.cli import main as sr_image_main
+from sr_image.cli import upscale_main
 from sr_image.data import crop_to_multiple, pil_lanczos_downsample
 from sr_image.inference import upscale_tiled
 from sr_image.module import load_generator
@@ -164,6 +165,18 @@ def test_import_official_command(tmp_path, capsys):
     assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert out.read_bytes() == before
     assert sr_image_main(["import-official", str(WEIGHTS), "-o", str(out), "--overwrite"]) == 0
+
+
+@needs_fixture
+def test_sr_upscale_with_the_imported_checkpoint_gives_the_published_result(tmp_path):
+    from PIL import Image
+
+    ckpt = import_official(WEIGHTS, tmp_path / "official.ckpt")
+    Image.fromarray(REFERENCE["enet_lr"]).save(tmp_path / "lr.png")
+    assert upscale_main(["--ckpt", str(ckpt), str(tmp_path / "lr.png"), "--device", "cpu"]) == 0
+    out = np.asarray(Image.open(tmp_path / "lr_x4.png")).astype(int)
+    diff = np.abs(out - REFERENCE["enet_out"].astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.01
 
 
 def test_import_refuses_other_models_and_writes_nothing(tmp_path, capsys):

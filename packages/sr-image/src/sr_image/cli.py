@@ -28,7 +28,11 @@ def _parser() -> argparse.ArgumentParser:
         "size fits in memory; outputs are 8-bit RGB PNGs (grey is repeated, alpha is dropped).",
     )
     p.add_argument("input", metavar="INPUT", help="an image file, or a folder of images (searched recursively)")
-    p.add_argument("--ckpt", required=True, help="EnhanceNet checkpoint written by tools/train.py (e.g. last.ckpt)")
+    p.add_argument(
+        "--ckpt",
+        required=True,
+        help="EnhanceNet checkpoint written by tools/train.py (e.g. last.ckpt) or by sr-image import-official",
+    )
     p.add_argument(
         "-o",
         "--output",
