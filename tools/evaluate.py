@@ -144,13 +144,15 @@ def evaluate_set(
     device: torch.device,
     panel_size: int = 0,
 ) -> tuple[dict[str, dict], list[torch.Tensor]]:
-    """Per method (bicubic first, then each generator): mean PSNR (Y), SSIM (Y), HF-energy ratio (crop = scale).
+    """Per method (bicubic first, then each generator): mean PSNR (Y), SSIM (Y), HF-energy ratio (crop = scale),
+    and the same per image (``per_image``).
 
     With ``panel_size`` > 0 also one row of central crops per image: LR (nearest) | bicubic | generators | HR.
     """
     s = data.scale
     methods = {BICUBIC: lambda lr: bicubic_upsample(lr, s)} | generators
     sums = {m: dict.fromkeys(("psnr", "ssim", "hf_ratio"), 0.0) for m in methods}
+    per_image: dict[str, dict] = {m: {} for m in methods}
     panels = []
     for i in tqdm(range(len(data)), desc=name, unit="img", file=sys.stderr, leave=False):
         item = data[i]
@@ -158,13 +160,19 @@ def evaluate_set(
         row = [torch.nn.functional.interpolate(lr, scale_factor=s, mode="nearest")]
         for method, fn in methods.items():
             est = fn(lr).float().clamp(0, 1)
-            sums[method]["psnr"] += psnr_y(est, hr, crop=s).item()
-            sums[method]["ssim"] += ssim_y(est, hr, crop=s).item()
-            sums[method]["hf_ratio"] += hf_energy_ratio(est, hr, crop=s).item()
+            scores = {
+                "psnr": psnr_y(est, hr, crop=s).item(),
+                "ssim": ssim_y(est, hr, crop=s).item(),
+                "hf_ratio": hf_energy_ratio(est, hr, crop=s).item(),
+            }
+            per_image[method][item["name"]] = scores
+            for k, v in scores.items():
+                sums[method][k] += v
             row.append(est)
         if panel_size:
             panels.append(torch.cat([centre_crop(x, panel_size) for x in [*row, hr]]).cpu())
-    return {m: {"n": len(data)} | {k: v / len(data) for k, v in sums[m].items()} for m in methods}, panels
+    means = {m: {"n": len(data)} | {k: v / len(data) for k, v in sums[m].items()} for m in methods}
+    return {m: means[m] | {"per_image": per_image[m]} for m in methods}, panels
 
 
 def save_panels(rows: list[torch.Tensor], path: Path) -> None:
