@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import platform
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from gen_common.files import atomic_output
 from gen_common.weights import WeightsUnavailableError, resolve_weights
 from sr_image.data import DOWNSAMPLERS, FullImageDataset, HRImages
 from sr_image.metrics import LabelledImages, evaluate_recognition, hf_energy_ratio, psnr_y, ssim_y
@@ -183,12 +183,8 @@ def save_panels(rows: list[torch.Tensor], path: Path) -> None:
 
     size = min(min(r.shape[-2:]) for r in rows)
     grid = make_grid(torch.cat([centre_crop(r, size) for r in rows]), nrow=rows[0].shape[0], padding=4, pad_value=1)
-    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
-    try:
+    with atomic_output(path) as tmp:
         save_image(grid, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def sr_tables(results: dict[str, dict[str, dict]], scale: int) -> str:
@@ -225,12 +221,8 @@ def recognition_table(scores: dict[str, dict[str, float]], scale: int, size: int
 
 def write_json(path: Path, record: dict) -> None:
     """All or nothing: a temporary file in the same folder, renamed when complete."""
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
+    with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2, allow_nan=True))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,6 @@ codes: 0 written; 2 nothing written (missing, corrupt or foreign file, existing 
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -112,14 +111,11 @@ def _check_outputs(plan: list[tuple[Path, Path, str]], overwrite: bool) -> None:
 
 def _save_png(img, dst: Path) -> None:
     """Write via a temporary file in the same folder, so an interrupted run leaves no truncated PNG."""
+    from gen_common.files import atomic_output
     from gen_common.images import save_image
 
-    tmp = dst.with_name(f".{dst.stem}.partial-{os.getpid()}.png")
-    try:
+    with atomic_output(dst) as tmp:
         save_image(img, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _upscale(args: argparse.Namespace) -> int:

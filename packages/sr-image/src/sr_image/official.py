@@ -11,12 +11,12 @@ use; it records its source and licence, and this project never ships it.
 """
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from gen_common.files import atomic_output
 from sr_image.nets import ENET_INPUT_MEAN, EnhanceNetGenerator
 from sr_image.tf_checkpoint import TFCheckpointError, read_tf_v1_checkpoint
 
@@ -125,10 +125,6 @@ def import_official(
             "licence": LICENCE,
         },
     }
-    tmp = dst.with_name(f".{dst.name}.partial-{os.getpid()}")
-    try:
+    with atomic_output(dst) as tmp:
         torch.save(ckpt, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dst

@@ -1,0 +1,22 @@
+"""All-or-nothing output files: a command's result appears complete or not at all (ARCHITECTURE.md)."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_output(dst: str | Path) -> Iterator[Path]:
+    """A temporary path next to ``dst`` (same suffix, so writers pick the same format) to write to.
+
+    When the block completes the file is renamed onto ``dst`` in one step; on any error or interrupt it is
+    removed and ``dst`` is left as it was.
+    """
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.stem}.partial-{os.getpid()}{dst.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
