@@ -127,15 +127,21 @@ def test_evaluate_table_matches_skimage(ckpt, hr_folder, tmp_path, capsys):
     assert json.loads((tmp_path / "r.json").read_text()) == record
 
 
-def test_pil_lanczos_inputs_change_only_the_inputs(ckpt, capsys):
-    """--downsample pil_lanczos (the authors' inputs): other LR images, so other numbers; Lanczos is sharper."""
+def test_pil_lanczos_inputs_and_panels(ckpt, tmp_path, capsys):
+    """--downsample pil_lanczos (the authors' inputs): other LR images, so other numbers. --panels: one row of
+    LR | Bicubic | model | HR crops per image."""
     psnr = {}
     for method in ("bicubic", "pil_lanczos"):
-        assert evaluate_main()(["--ckpt", f"m={ckpt}", "--downsample", method, "--device", "cpu"]) == 0
+        panels = tmp_path / f"{method}.png"
+        args = ["--ckpt", f"m={ckpt}", "--downsample", method, "--panels", str(panels), "--panel-size", "40"]
+        assert evaluate_main()(args) == 0
         out = capsys.readouterr().out
-        assert f"LR inputs: {method} downsampling" in out
+        assert f"LR inputs: {method} downsampling" in out and "LR nearest | Bicubic | m | HR" in out
         psnr[method] = parse_tables(out)["PSNR"]["embedded"]
+        assert Image.open(panels).size == (4 * 40 + 5 * 4, 3 * 40 + 4 * 4)  # 4 columns, 3 images, 4 px padding
     assert psnr["bicubic"] != psnr["pil_lanczos"]
+    assert evaluate_main()(["--ckpt", str(ckpt), "--panels", str(tmp_path / "p.jpg")]) == 2
+    assert "must end in .png" in capsys.readouterr().err
 
 
 def test_foreign_checkpoint_exit_2(tmp_path):
