@@ -64,8 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--downsample",
         choices=sorted(DOWNSAMPLERS),
         default="bicubic",
-        help="how LR inputs are made from the HR images: bicubic (antialiased, our training degradation;\n"
-        "default) | pil_lanczos (Pillow's Lanczos on 8-bit images: the authors' ENet-PAT input)",
+        help="how the sets' LR inputs are made from the HR images: bicubic (antialiased, our training\n"
+        "degradation; default) | pil_lanczos (Pillow's Lanczos on 8-bit images: the authors' ENet-PAT input);\n"
+        "--recognition keeps Sec. 2.5.5's bicubic",
     )
     p.add_argument(
         "--scale", type=int, default=None, help="upscaling factor; default and only valid value: the checkpoints'"
