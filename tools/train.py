@@ -1,16 +1,26 @@
 #!/usr/bin/env python
 """Train any model of the monorepo: ``python tools/train.py model=enhancenet_pat [key=value ...]``.
 
-Thin on purpose: compose the config (Hydra), seed, instantiate data/model/callbacks/loggers/trainer, fit, test.
+Thin on purpose: compose the config (Hydra), check the run folder, seed, instantiate data/model/callbacks/
+loggers/trainer, fit, test. A run resumes only from an explicit ``ckpt_path=PATH`` (or ``ckpt_path=last`` with
+``hydra.run.dir=<run folder>``), always with ``weights_only=True``.
+
+Exit codes: 0 trained; 2 the run cannot start as asked (the folder holds another run, no such checkpoint);
+3 training diverged (non-finite loss or weights; no checkpoint of the diverged state is written). Both print one
+line ``error: ...`` (``HYDRA_FULL_ERROR=1`` shows the traceback); other failures keep Hydra's report.
 """
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from gen_common.finite import DivergenceError
+from gen_common.runs import RunFolderError, resolve_resume
 
 os.environ.setdefault("WANDB_SILENT", "true")
 log = logging.getLogger("train")
@@ -33,7 +43,13 @@ def use_module_monitor(callbacks: DictConfig | None, model: pl.LightningModule) 
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and test) one run; returns the final logged metrics as floats."""
+    """Fit (and test) one run; returns the final logged metrics as floats.
+
+    Raises:
+        RunFolderError: the run folder holds another run, or ``ckpt_path`` names no checkpoint (before any work).
+        DivergenceError: a non-finite loss or checkpoint stopped the run.
+    """
+    ckpt_path = resolve_resume(cfg.paths.output_dir, cfg.get("ckpt_path"))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
@@ -44,7 +60,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        # weights_only=True whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD says: a checkpoint file cannot run code
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except DivergenceError as err:
+        kept = sorted({cb.last_model_path or cb.best_model_path for cb in trainer.checkpoint_callbacks} - {""})
+        last_good = f"; the last good checkpoint: {', '.join(kept)}" if kept else "; no checkpoint was written"
+        raise DivergenceError(f"{err}{last_good}") from err
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test"):
         trainer.test(model, datamodule=datamodule, ckpt_path=None, verbose=True)
@@ -60,7 +82,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=CONF, config_name="train")
 def main(cfg: DictConfig) -> None:
-    train(cfg)
+    try:
+        train(cfg)
+    except (RunFolderError, DivergenceError) as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2 if isinstance(err, RunFolderError) else 3)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Callbacks every package reuses: sample grids for the logger, RNG state in checkpoints."""
+"""Callbacks every package reuses: sample grids, RNG state in checkpoints, metrics history, divergence guard."""
 
 import json
 import random
@@ -10,6 +10,9 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
+
+from gen_common.files import atomic_output
+from gen_common.finite import DivergenceError, nonfinite_tensors
 
 
 def panels_to_grid(panels: list[Tensor], max_images: int = 4) -> Tensor:
@@ -133,8 +136,90 @@ class MetricsHistory(pl.Callback):
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """On resume: drop the rows after the checkpoint's step (they belong to the abandoned continuation)."""
+        if not trainer.ckpt_path or not trainer.is_global_zero or not self.path.is_file():
+            return
+        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        kept = [r for r in rows if r.get("stage") == "val" and r.get("step", 0) <= trainer.global_step]
+        with atomic_output(self.path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._write(trainer, "val")
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._write(trainer, "test")
+
+
+def _lr_hints(module: pl.LightningModule) -> str:
+    """The module's learning-rate settings, e.g. ``model.lr_g=1e+06``, for the divergence message."""
+    hp = getattr(module, "hparams", {})
+    lrs = [f"model.{k}={v:g}" for k, v in hp.items() if k in ("lr", "lr_g", "lr_d") and isinstance(v, int | float)]
+    return ", ".join(lrs) or "model.lr"
+
+
+class FiniteGuard(pl.Callback):
+    """Stop a run at the first non-finite training loss; never let a checkpoint with NaN / inf be written.
+
+    The ``train/*`` values the module logged are checked before the next step and before each validation (one
+    host sync on the stacked values), so the step named is the one whose loss was non-finite; the weights are
+    checked before each validation. Every checkpoint is checked tensor by tensor before it is written:
+    ModelCheckpoint never writes a diverged state, so the best and last checkpoints stay the last good ones.
+    """
+
+    def _check_losses(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        logged = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+        if not logged or bool(torch.isfinite(torch.stack([v.float() for v in logged.values()])).all()):
+            return
+        bad = ", ".join(f"{k} = {float(v)}" for k, v in logged.items() if not torch.isfinite(v))
+        raise DivergenceError(
+            f"training diverged at step {trainer.global_step}: {bad}. Likely cause: a learning rate too high "
+            f"for this model ({_lr_hints(module)}), or non-finite input data"
+        )
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._check_losses(trainer, pl_module)
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if trainer.state.fn != "fit" or trainer.sanity_checking:  # (trainer.training is False in validation)
+            return
+        self._check_losses(trainer, pl_module)  # validation inside fit: the last step's losses, then the weights
+        bad = nonfinite_tensors(pl_module.state_dict())
+        if bad:
+            raise DivergenceError(
+                f"training diverged at step {trainer.global_step}: the update made {len(bad)} weight tensor(s) "
+                f"non-finite ({', '.join(bad[:3])}) although the losses were finite. Likely cause: a learning "
+                f"rate too high for this model ({_lr_hints(pl_module)}), or non-finite input data"
+            )
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._check_losses(trainer, pl_module)
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        bad = nonfinite_tensors({k: checkpoint.get(k) for k in ("state_dict", "optimizer_states")})
+        if bad:
+            raise DivergenceError(
+                f"training diverged by step {trainer.global_step}: {len(bad)} tensor(s) of the checkpoint are "
+                f"non-finite ({', '.join(bad[:3])}); it was not written. Likely cause: a learning rate too high "
+                f"for this model ({_lr_hints(pl_module)}), or non-finite input data"
+            )
+
+
+class ExceptionCheckpoint(pl.Callback):
+    """``<dirpath>/on_exception.ckpt`` when a run is interrupted (Ctrl-C, crash) after at least one step.
+
+    Unlike Lightning's ``OnExceptionCheckpoint`` it is written only if the run trained (a start-up failure
+    leaves nothing behind), never for a diverged state, and it does not make ``fit(ckpt_path=None)`` resume
+    from "last" (Lightning does that for its own class): a run resumes only from an explicit ``ckpt_path``.
+    """
+
+    def __init__(self, dirpath: str, filename: str = "on_exception") -> None:
+        self.path = Path(dirpath) / f"{filename}.ckpt"
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, DivergenceError) or trainer.global_step == 0:
+            return
+        if nonfinite_tensors(pl_module.state_dict()):
+            return
+        trainer.save_checkpoint(self.path)

@@ -80,3 +80,47 @@ def load_runs(root: str | Path, ignore: tuple[str, ...] = ("seed", "hydra.sweep.
             "tools/train.py (the metrics_history callback)"
         )
     return sorted(runs, key=lambda r: (r.label, r.seed))
+
+
+class RunFolderError(ValueError):
+    """A run cannot start in this folder as asked; the message names the folder and both ways out."""
+
+
+def resolve_resume(output_dir: str | Path, ckpt_path: str | None) -> str | None:
+    """Check a run's folder before anything starts; the checkpoint to resume from (``None``: a fresh run).
+
+    A run resumes only when asked: ``ckpt_path=PATH``, or ``ckpt_path=last`` for ``<output_dir>/checkpoints/
+    last.ckpt``. A fresh run (or a resume from another folder's checkpoint) into a folder that already holds a
+    run's checkpoints or ``metrics.jsonl`` is refused, so nothing of that run is continued or mixed by accident.
+
+    Raises:
+        RunFolderError: the folder holds another run, or ``ckpt_path`` names no file.
+    """
+    out = Path(output_dir)
+    ckpt_dir = out / "checkpoints"
+    held = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    held += [out / "metrics.jsonl"] if (out / "metrics.jsonl").is_file() else []
+    if ckpt_path == "last":
+        last = ckpt_dir / "last.ckpt"
+        if not last.is_file():
+            raise RunFolderError(
+                f"ckpt_path=last, but there is no checkpoint ({last}): name the run folder to resume with "
+                f"hydra.run.dir=<run folder>, or give the checkpoint file as ckpt_path=/path/to/last.ckpt"
+            )
+        return str(last)
+    if ckpt_path is not None:
+        path = Path(ckpt_path).expanduser()
+        if not path.is_file():
+            raise RunFolderError(
+                f"checkpoint to resume from does not exist ({path}): check ckpt_path, e.g. "
+                f"ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt"
+            )
+        if out.resolve() in path.resolve().parents or not held:
+            return str(path)
+    if held:
+        names = ", ".join(str(p.relative_to(out)) for p in held[:3])
+        raise RunFolderError(
+            f"the run folder already holds another run ({out}: {names}): start a new folder (leave out "
+            f"hydra.run.dir, or choose another), or resume that run with ckpt_path=last hydra.run.dir={out}"
+        )
+    return None

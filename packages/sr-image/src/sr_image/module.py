@@ -7,6 +7,7 @@ from lightning.pytorch.core.optimizer import do_nothing_closure
 from torch import Tensor
 from torchmetrics import MeanMetric
 
+from gen_common.finite import check_finite_state
 from sr_image.losses import (
     VGGFeatures,
     adversarial_loss,
@@ -215,7 +216,8 @@ def load_generator(path: str, map_location: str | torch.device = "cpu") -> Enhan
 
     Raises:
         FileNotFoundError: no such file.
-        CheckpointError: the file is not a Lightning checkpoint of :class:`EnhanceNet` (e.g. another model's).
+        CheckpointError: the file is not a Lightning checkpoint of :class:`EnhanceNet` (e.g. another model's), or
+            its generator holds NaN / inf (a diverged run).
     """
     from pathlib import Path
 
@@ -237,5 +239,9 @@ def load_generator(path: str, map_location: str | torch.device = "cpu") -> Enhan
     gen = EnhanceNetGenerator(
         hp["scale"], hp["num_blocks"], hp["num_filters"], hp.get("input_mean"), hp.get("bicubic_base", "pytorch")
     )
+    try:
+        check_finite_state(gen_state, path)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from err
     gen.load_state_dict(gen_state)
     return gen.eval()

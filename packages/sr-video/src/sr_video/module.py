@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from gen_common.finite import check_finite_state
 from sr_image.nets import bicubic_upsample
 from sr_video.losses import sr_loss
 from sr_video.metrics import temporal_profile, video_psnr_y, video_ssim_y
@@ -109,7 +110,11 @@ def is_video_checkpoint(path: str) -> bool:
 
 
 def load_net(path: str) -> nn.Module:
-    """The trained network of a :class:`VideoSR` checkpoint, in eval mode."""
+    """The trained network of a :class:`VideoSR` checkpoint, in eval mode.
+
+    Raises:
+        ValueError: not a sr-video checkpoint, or its weights hold NaN / inf (a diverged run).
+    """
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or "net" not in ckpt:
         raise ValueError(f"{path} is not a sr-video checkpoint (written by `python tools/train.py model=frvsr`)")
@@ -119,5 +124,7 @@ def load_net(path: str) -> nn.Module:
         raise ValueError(f"{path}: unexpected network class {spec['class']}")
     cls = getattr(importlib.import_module(module_name), cls_name)
     net = cls(scale=spec["scale"], num_blocks=spec["num_blocks"], num_filters=spec["num_filters"])
-    net.load_state_dict({k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")})
+    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    check_finite_state(state, path)
+    net.load_state_dict(state)
     return net.eval()
