@@ -81,3 +81,66 @@ def test_evaluate_prints_a_table_and_writes_per_frame_psnr(tmp_path, ckpt, capsy
     assert len(results["FRVSR"]["psnr_per_frame"]) == 4 and 15 < results["bicubic"]["psnr_y"] < 40
     assert (tmp_path / "prof" / "carphone_pristine_profile.png").exists()
     assert evaluate_main(["--ckpt", str(tmp_path / "missing.ckpt")]) == 2
+
+
+def test_a_truncated_input_leaves_no_output(tmp_path, ckpt, capsys):
+    """The first half of a real mp4: decoding fails midway; before, a valid-looking shorter video remained."""
+    src = _video(tmp_path / "in.mp4", 30, size=(32, 48))
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "out.mp4"
+    assert upscale_main([str(cut), "--ckpt", str(ckpt), "-o", str(out)]) == 2
+    assert "nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "in.mp4"]
+
+
+def test_a_corrupt_frame_leaves_no_partial_folder(tmp_path, ckpt, capsys):
+    frames = tmp_path / "frames"
+    _video(frames, 4, size=(32, 48))  # a folder of PNG frames
+    (frames / "000002.png").write_bytes((frames / "000002.png").read_bytes()[:200])  # header intact
+    assert upscale_main([str(frames), "--ckpt", str(ckpt), "-o", str(tmp_path / "up")]) == 2
+    assert "000002.png" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def test_outputs_and_arguments_are_checked_before_any_work(tmp_path, ckpt, capsys):
+    src = _video(tmp_path / "in.mp4", 2)
+    cases = [
+        (["-o", str(tmp_path / "x.webm")], ".webm cannot hold"),
+        (["-o", str(tmp_path / "x.png")], "is an image name"),
+        (["-o", str(tmp_path / "no" / "x.mp4")], "output folder"),
+        (["--max-frames", "0"], "--max-frames must be >= 1"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda"], "CUDA is not available"))
+    for extra, message in cases:
+        assert upscale_main([str(src), "--ckpt", str(ckpt), *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (extra, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_unreadable_or_mismatched_checkpoints_are_one_line_errors(tmp_path, ckpt, capsys):
+    src = _video(tmp_path / "in.mp4", 2)
+    data = ckpt.read_bytes()
+    (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "random.ckpt").write_bytes(torch.randint(0, 255, (5000,), dtype=torch.uint8).numpy().tobytes())
+    changed = torch.load(ckpt, weights_only=True)
+    changed["net"] = {**changed["net"], "num_blocks": 2}  # settings no longer match the weights
+    torch.save(changed, tmp_path / "changed.ckpt")
+    for name, message in (("cut", "not a readable checkpoint"), ("random", "not a readable checkpoint"),
+                          ("changed", "do not match its network settings")):  # fmt: skip
+        assert upscale_main([str(src), "--ckpt", str(tmp_path / f"{name}.ckpt")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and f"{name}.ckpt" in err, err
+
+
+def test_overwrite_replaces_only_a_complete_output(tmp_path, ckpt):
+    src = _video(tmp_path / "in.mp4", 3)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"the user's file")
+    assert upscale_main([str(src), "--ckpt", str(ckpt), "-o", str(out)]) == 2
+    assert out.read_bytes() == b"the user's file"
+    assert upscale_main([str(src), "--ckpt", str(ckpt), "-o", str(out), "--overwrite"]) == 0
+    assert len(list(read_frames(out))) == 3

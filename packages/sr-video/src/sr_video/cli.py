@@ -2,10 +2,12 @@
 
 Streams: one frame decoded, upscaled and encoded at a time, so memory does not grow with the video's length.
 Exit codes: 0 written; 2 nothing written (bad arguments, missing or unreadable input, foreign checkpoint, existing
-output).
+output without ``--overwrite``, an unwritable output folder); 130 interrupted (nothing written). The output appears
+only when the whole video was upscaled (a truncated input or Ctrl-C leaves nothing behind).
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import torch
 
 from sr_video.inference import SCENE_CUT, stream_upscale
 from sr_video.module import load_net
-from sr_video.video_io import VideoReadError, VideoWriter, read_frames, video_info
+from sr_video.video_io import VIDEO_SUFFIXES, VideoReadError, VideoWriter, read_frames, video_info
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,8 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     cut_help = f"restart the recurrence when consecutive frames differ more (default {SCENE_CUT}; <0: never)"
     p.add_argument("--scene-cut", type=float, default=SCENE_CUT, help=cut_help)
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames (>= 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (only once it is complete)")
     return p
+
+
+WRITABLE_VIDEO = (".mp4", ".mkv", ".mov", ".avi")  # the containers libx264 / mpeg4 fit (VideoWriter)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _crop8(frame: torch.Tensor) -> torch.Tensor:
@@ -34,29 +41,62 @@ def _crop8(frame: torch.Tensor) -> torch.Tensor:
     return frame[:, : h - h % 8, : w - w % 8]  # FNet needs multiples of 8; the thesis crops borders too
 
 
+def _check_output(out: Path, overwrite: bool) -> None:
+    """Everything about the output that can fail, checked before any frame is computed."""
+    suffix = out.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        raise ValueError(
+            f"output {out} is an image name, but a video model writes a video: use a video file "
+            f"({', '.join(WRITABLE_VIDEO)}) or a folder name for PNG frames"
+        )
+    if suffix in VIDEO_SUFFIXES and suffix not in WRITABLE_VIDEO:
+        raise ValueError(f"output {out}: {suffix} cannot hold H.264 / MPEG-4 video; use {', '.join(WRITABLE_VIDEO)}")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"output {out} already exists: pass --overwrite to replace it, or choose another -o")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"output folder {parent} does not exist: create it, or choose another -o")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"output folder {parent} is not writable: choose another -o")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         src = Path(args.input)
+        if args.max_frames is not None and args.max_frames < 1:
+            raise ValueError(f"--max-frames must be >= 1 (got {args.max_frames}); leave it out for the whole video")
+        if str(args.device).startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
         if not Path(args.ckpt).is_file():
             raise FileNotFoundError(f"checkpoint {args.ckpt} does not exist")
         net = load_net(args.ckpt)
         info = video_info(src)
         default = src.with_name(f"{src.stem}_x{net.scale}" + (src.suffix if src.is_file() else ""))
         out = Path(args.output) if args.output else default
+        _check_output(out, args.overwrite)
+        w, h = info.get("width"), info.get("height")
+        if w and h and (w < 8 or h < 8):
+            raise ValueError(f"input {src} is {w}x{h}: the networks need frames of at least 8x8 pixels")
+        if w and h and (w % 8 or h % 8):
+            print(f"note: {src} is {w}x{h}; FNet needs multiples of 8, so the frames are cropped to "
+                  f"{w - w % 8}x{h - h % 8} (bottom / right)", file=sys.stderr)  # fmt: skip
         frames = (_crop8(f) for f in read_frames(src, max_frames=args.max_frames))
         cut = None if args.scene_cut < 0 else args.scene_cut
         from tqdm import tqdm
 
-        with VideoWriter(out, fps=info.get("fps") or 25.0) as writer:
+        with VideoWriter(out, fps=info.get("fps") or 25.0, overwrite=args.overwrite) as writer:
             total = args.max_frames or info.get("num_frames")
             for hr in tqdm(stream_upscale(net, frames, args.device, args.bf16, cut), total=total, unit="frame"):
                 writer.write(hr)
         print(f"{writer.num_frames} frames -> {out}")
         return 0
     except (OSError, ValueError, VideoReadError) as err:
-        print(f"sr-video-upscale: error: {err}", file=sys.stderr)
+        print(f"sr-video-upscale: error: {err} (nothing was written)", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sr-video-upscale: interrupted (nothing was written)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

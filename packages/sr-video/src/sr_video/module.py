@@ -113,18 +113,31 @@ def load_net(path: str) -> nn.Module:
     """The trained network of a :class:`VideoSR` checkpoint, in eval mode.
 
     Raises:
-        ValueError: not a sr-video checkpoint, or its weights hold NaN / inf (a diverged run).
+        ValueError: unreadable, not a sr-video checkpoint, weights that do not match its settings, or weights
+            holding NaN / inf (a diverged run).
     """
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, not a torch file, or a pickle with code (weights_only refuses it)
+        raise ValueError(
+            f"{path} is not a readable checkpoint ({type(err).__name__}): pass a last.ckpt written by "
+            f"`python tools/train.py model=frvsr` (or sisr, vsr)"
+        ) from err
     if not isinstance(ckpt, dict) or "net" not in ckpt:
         raise ValueError(f"{path} is not a sr-video checkpoint (written by `python tools/train.py model=frvsr`)")
     spec = ckpt["net"]
-    module_name, _, cls_name = spec["class"].rpartition(".")
-    if not module_name.startswith("sr_video."):
-        raise ValueError(f"{path}: unexpected network class {spec['class']}")
+    module_name, _, cls_name = str(spec.get("class", "")).rpartition(".")
+    if not module_name.startswith("sr_video.") or not hasattr(importlib.import_module(module_name), cls_name):
+        raise ValueError(f"{path}: unexpected network class {spec.get('class')!r}")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    net = cls(scale=spec["scale"], num_blocks=spec["num_blocks"], num_filters=spec["num_filters"])
-    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    check_finite_state(state, path)
-    net.load_state_dict(state)
+    try:
+        net = cls(scale=spec["scale"], num_blocks=spec["num_blocks"], num_filters=spec["num_filters"])
+        state = {k[len("net.") :]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith("net.")}
+        check_finite_state(state, path)
+        net.load_state_dict(state)
+    except (KeyError, RuntimeError) as err:  # settings missing, or weights of other sizes than the settings say
+        raise ValueError(
+            f"{path}: its weights do not match its network settings {spec} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:200]}): the file was modified or comes from another version"
+        ) from err
     return net.eval()

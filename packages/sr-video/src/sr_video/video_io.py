@@ -6,8 +6,11 @@ RGB tensors in [0, 1] (ARCHITECTURE.md), produced and consumed one at a time so 
 length of the video (issue 4: streaming inference).
 """
 
+import contextlib
 import importlib.util
 import logging
+import os
+import shutil
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -207,7 +210,9 @@ class VideoWriter:
     A path with a video suffix (``.mp4``, ``.mkv``, ...) is encoded with H.264 (libx264, constant quality ``crf``)
     when PyAV's FFmpeg has it, else MPEG-4 Part 2 at a fixed high quality (quantiser 2); any other path becomes a
     folder of PNG frames ``000000.png, 000001.png, ...`` (lossless). The frame size is fixed by the first frame. An
-    existing path is never overwritten.
+    existing path is never overwritten. All or nothing: frames go to a hidden temporary file / folder next to
+    ``path``, renamed to ``path`` when the writer closes normally; on an exception inside the ``with`` block (a
+    truncated input, Ctrl-C) or :meth:`abort`, it is deleted, and a writer that received no frame creates nothing.
 
     Example:
         >>> with VideoWriter("out.mp4", fps=info["fps"]) as writer:
@@ -220,16 +225,25 @@ class VideoWriter:
         crf: H.264 constant rate factor (0 lossless ... 51 worst; 17 is visually lossless).
         codec: ``"libx264"`` or ``"mpeg4"``; ``None``: libx264 if FFmpeg can encode it, else mpeg4. Both fit mp4, mkv,
             mov and avi (not webm).
+        overwrite: replace an existing ``path`` - when the new video is complete, not before.
 
     Raises:
-        FileExistsError: ``path`` exists.
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
     """
 
-    def __init__(self, path: str | Path, fps: float | Fraction = 25.0, crf: int = 17, codec: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float | Fraction = 25.0,
+        crf: int = 17,
+        codec: str | None = None,
+        overwrite: bool = False,
+    ) -> None:
         if codec not in (None, "libx264", "mpeg4"):
             raise ValueError(f"unknown codec {codec!r}; use 'libx264', 'mpeg4' or None (automatic)")
         self.path = Path(path).expanduser()
-        if self.path.exists():
+        self.overwrite = overwrite
+        if self.path.exists() and not overwrite:
             raise FileExistsError(f"{self.path} exists; refusing to overwrite it (remove it or choose another path)")
         self.rate, self.crf, self.codec = _as_rate(fps), crf, codec or _default_codec()
         self.is_file = is_video_file(self.path)
@@ -238,9 +252,8 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self._closed = False
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.is_file:
-            self.path.mkdir()
 
     def _start(self, h: int, w: int) -> None:
         if self.is_file and (h % 2 or w % 2):
@@ -250,8 +263,9 @@ class VideoWriter:
             )
         self._size = (h, w)
         if not self.is_file:
+            self._tmp.mkdir()
             return
-        self._container = av.open(str(self.path), "w")
+        self._container = av.open(str(self._tmp), "w")
         stream = self._container.add_stream(self.codec, rate=self.rate)
         if self.codec == "libx264":
             stream.options = {"crf": str(self.crf)}
@@ -282,20 +296,46 @@ class VideoWriter:
                 for packet in self._stream.encode(av_frame):
                     self._container.mux(packet)
             else:
-                save_image(frame, self.path / f"{self.num_frames:06d}.png")
+                save_image(frame, self._tmp / f"{self.num_frames:06d}.png")
             self.num_frames += 1
 
     def close(self) -> None:
-        """Flush the encoder and finish the file (idempotent)."""
+        """Flush the encoder, finish the file and move it to ``path`` (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._container is not None:
+                try:
+                    if self._stream is not None:
+                        for packet in self._stream.encode():  # flush delayed (B-)frames
+                            self._container.mux(packet)
+                finally:
+                    self._container.close()
+            if self.num_frames:
+                if self.path.exists() and not self.overwrite:
+                    raise FileExistsError(f"{self.path} appeared while writing; the new video was not kept")
+                if self.path.is_dir():  # --overwrite of a frame folder: replaced only now, when the new one is complete
+                    shutil.rmtree(self.path)
+                os.replace(self._tmp, self.path)
+        finally:
+            self._remove_tmp()
+
+    def abort(self) -> None:
+        """Stop and delete everything written so far; ``path`` is not created (idempotent)."""
         if self._closed:
             return
         self._closed = True
         if self._container is not None:
-            try:
-                for packet in self._stream.encode():  # flush delayed (B-)frames
-                    self._container.mux(packet)
-            finally:
+            with contextlib.suppress(Exception):  # the encoder may be in any state; the file goes anyway
                 self._container.close()
+        self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        if self._tmp.is_dir():
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        else:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -303,7 +343,10 @@ class VideoWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def embedded_videos(split: str) -> list[Path]:
