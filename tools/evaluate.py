@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import platform
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ from gen_common.files import atomic_output
 from gen_common.weights import WeightsUnavailableError, resolve_weights
 from sr_image.data import DOWNSAMPLERS, FullImageDataset, HRImages
 from sr_image.metrics import LabelledImages, evaluate_recognition, hf_energy_ratio, psnr_y, ssim_y
-from sr_image.module import load_generator
+from sr_image.module import checkpoint_origin, load_generator
 from sr_image.nets import bicubic_upsample
 
 EMBEDDED = "embedded"
@@ -94,12 +95,15 @@ def parse_ckpts(values: list[str]) -> dict[str, str]:
     """``[LABEL=]PATH`` arguments -> {label: path}; labels must be unique and not 'Bicubic'."""
     ckpts = {}
     for value in values:
-        label, sep, path = value.rpartition("=")
-        if not sep or Path(value).expanduser().is_file():  # a path that itself contains '='
+        label, sep, path = value.partition("=")  # the label ends at the first '='; paths may hold more
+        if not sep or Path(value).expanduser().is_file():  # a bare path (possibly itself containing '=')
             p = Path(value).expanduser()
             label, path = (p.parent.parent.name if p.parent.name == "checkpoints" else p.stem), value
-        if not label or label == BICUBIC or label in ckpts:
-            raise ValueError(f"--ckpt {value}: label {label!r} is empty, reserved or repeated; use LABEL=PATH")
+        why = (
+            "is empty" if not label else "is reserved" if label == BICUBIC else "is repeated" if label in ckpts else ""
+        )
+        if why:
+            raise ValueError(f"--ckpt {value}: the label {label!r} {why}; give each checkpoint its own LABEL=PATH")
         ckpts[label] = path
     return ckpts
 
@@ -223,7 +227,18 @@ def recognition_table(scores: dict[str, dict[str, float]], scale: int, size: int
 def write_json(path: Path, record: dict) -> None:
     """All or nothing: a temporary file in the same folder, renamed when complete."""
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, allow_nan=True))
+        tmp.write_text(json.dumps(_strict(record), indent=2, allow_nan=False))
+
+
+def _strict(obj):
+    """NaN / inf (e.g. the HF ratio of a flat HR image) as null, so the file is valid JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    return obj
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,11 +248,20 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device)
         ckpts = parse_ckpts(args.ckpt)
         outputs = {opt: Path(v).expanduser() for opt, v in (("--json", args.json), ("--panels", args.panels)) if v}
+        inputs = {Path(p).expanduser().resolve() for p in ckpts.values()}
+        if len({p.resolve() for p in outputs.values()}) < len(outputs):
+            raise ValueError("--json and --panels name the same file; give them different paths")
         for opt, path in outputs.items():
+            if path.resolve() in inputs:
+                raise ValueError(f"{opt} {path} is one of the --ckpt files; choose another path")
+            if path.is_dir():
+                raise IsADirectoryError(f"{opt} {path} is a folder; give a file name")
             if path.exists() and not args.overwrite:
                 raise FileExistsError(f"{opt} {path} already exists; pass --overwrite to replace it")
             if not path.parent.is_dir():
                 raise FileNotFoundError(f"{opt} folder {path.parent} does not exist")
+            if not os.access(path.parent, os.W_OK | os.X_OK):
+                raise PermissionError(f"{opt} folder {path.parent} is not writable; choose another path")
         if args.panels and (Path(args.panels).suffix.lower() != ".png" or args.panel_size < 8):
             raise ValueError(f"--panels {args.panels} must end in .png and --panel-size be >= 8")
         generators = {label: load_generator(path).to(device) for label, path in ckpts.items()}
@@ -264,8 +288,12 @@ def main(argv: list[str] | None = None) -> int:
             results[name], rows = evaluate_set(generators, data, name, device, args.panel_size if args.panels else 0)
             panels += rows
         print(sr_tables(results, scale))
+        models = {
+            label: {"path": path, "bicubic_base": generators[label].bicubic_base} | checkpoint_origin(path)
+            for label, path in ckpts.items()
+        }
         record = {
-            "settings": vars(args) | {"ckpt": ckpts, "scale": scale, "device": str(device)},
+            "settings": vars(args) | {"ckpt": ckpts, "models": models, "scale": scale, "device": str(device)},
             "versions": {"python": platform.python_version(), "torch": torch.__version__},
             "sets": results,
         }

@@ -174,4 +174,4 @@ def test_missing_inputs_exit_2(ckpt, tmp_path, capsys):
     assert "does not match the checkpoint's scale 4" in capsys.readouterr().err
 
     assert main(["--ckpt", f"a={ckpt}", "--ckpt", f"a={ckpt}"]) == 2
-    assert "label 'a' is empty, reserved or repeated" in capsys.readouterr().err
+    assert "the label 'a' is repeated" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from sr_image.cli import main as sr_image_main
 from sr_image.cli import upscale_main
 from sr_image.data import crop_to_multiple, pil_lanczos_downsample
 from sr_image.inference import upscale_tiled
-from sr_image.module import load_generator
+from sr_image.module import CheckpointError, load_generator
 from sr_image.nets import bicubic_upsample, tf_legacy_bicubic_resize
 from sr_image.official import import_official, load_official_generator
 from sr_image.tf_checkpoint import TFCheckpointError, read_tf_v1_checkpoint
@@ -88,6 +88,110 @@ def test_reader_rejects_bad_files(tmp_path):
         assert str(path) in str(err.value)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_tf_v1_checkpoint(tmp_path / "nope")
+
+
+# A minimal SSTable / protobuf encoder for formats the real files do not exercise (partitioned variables,
+# tensor_content, integers, a V2 index, corruption that keeps the CRCs valid).
+def _varint(n: int) -> bytes:
+    n, out = n + (1 << 64) if n < 0 else n, b""
+    while n > 0x7F:
+        out, n = out + bytes([n & 0x7F | 0x80]), n >> 7
+    return out + bytes([n])
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    return _varint(number << 3 | 2) + _varint(len(value)) + value
+
+
+def _extents(extents):  # None = the whole dimension
+    return b"".join(_field(1, b"" if e is None else _field(1, e[0]) + _field(2, e[1])) for e in extents)
+
+
+def _meta(tensors):  # (name, shape, dtype enum)
+    body = b""
+    for name, shape, dtype in tensors:
+        dims = b"".join(_field(2, _field(1, d)) for d in shape)
+        body += _field(1, _field(1, name.encode()) + _field(2, dims) + _field(3, dtype))
+    return _field(1, body)
+
+
+def _slice(name, extents, tensor):
+    return _field(2, _field(1, name.encode()) + _field(2, _extents(extents)) + _field(3, tensor))
+
+
+def _sstable(entries) -> bytes:
+    import struct
+
+    import google_crc32c
+
+    def block(kvs):
+        raw = b"".join(_varint(0) + _varint(len(k)) + _varint(len(v)) + k + v for k, v in kvs)
+        raw += struct.pack("<II", 0, 1)
+        crc = google_crc32c.value(raw + b"\x00")
+        return raw + b"\x00" + struct.pack("<I", ((crc >> 15 | crc << 17) + 0xA282EAD8) & 0xFFFFFFFF), len(raw)
+
+    data, index = b"", []
+    for key, value in entries:
+        blk, size = block([(key, value)])
+        index.append((key, _varint(len(data)) + _varint(size)))
+        data += blk
+    (iblk, isize), ioff = block(index), len(data)
+    data += iblk
+    footer = _varint(0) + _varint(0) + _varint(ioff) + _varint(isize)
+    return data + footer + b"\x00" * (40 - len(footer)) + struct.pack("<Q", 0xDB4775248B80FB57)
+
+
+def test_reader_decodes_partitioned_variables_tensor_content_and_integers(tmp_path):
+    w = np.arange(24, dtype=np.float32).reshape(4, 6)
+    path = tmp_path / "synthetic"
+    path.write_bytes(_sstable([
+        (b"", _meta([("w", (4, 6), 1), ("c", (2, 3), 1), ("step", (), 9), ("i", (3,), 3)])),
+        (b"c", _slice("c", [None, None], _field(4, w[:2, :3].tobytes()))),  # tensor_content
+        (b"i", _slice("i", [None], _field(7, _varint(1) + _varint(-1) + _varint(300)))),
+        (b"s", _slice("step", [], _field(10, _varint(-5)))),
+        (b"w0", _slice("w", [(2, 2), None], _field(5, w[2:].tobytes()))),  # two slices, the later one first
+        (b"w1", _slice("w", [(0, 2), None], _field(5, w[:2].tobytes()))),
+    ]))  # fmt: skip
+    variables, arrays = read_tf_v1_checkpoint(path)
+    assert variables["step"].dtype == "int64" and variables["i"].shape == (3,)
+    np.testing.assert_array_equal(arrays["w"], w)
+    np.testing.assert_array_equal(arrays["c"], w[:2, :3])
+    assert int(arrays["step"]) == -5 and arrays["i"].tolist() == [1, -1, 300]
+
+
+@pytest.mark.parametrize(
+    "entries,message",
+    [
+        ([(b"", _field(1, 1))], "Saver V2 checkpoint"),  # a V2 .index: BundleHeaderProto, num_shards = 1
+        ([(b"", _meta([("w", (4,), 1)])), (b"a", _slice("w", [(0, 2)], _field(5, np.zeros(2, "<f4").tobytes()))),
+          (b"b", _slice("w", [(0, 2)], _field(5, np.ones(2, "<f4").tobytes())))], "overlaps another slice"),
+        ([(b"", _meta([("w", (4,), 1)])), (b"a", _slice("w", [(0, 2)], _field(5, np.zeros(2, "<f4").tobytes())))],
+         "has 2 of its 4 values stored"),
+        ([(b"", _field(1, _field(1, _field(2, b""))))], "has no name"),
+    ],
+)  # fmt: skip
+def test_reader_names_inconsistent_contents(tmp_path, entries, message):
+    path = tmp_path / "bad"
+    path.write_bytes(_sstable(entries))
+    with pytest.raises(TFCheckpointError, match=message):
+        read_tf_v1_checkpoint(path)
+
+
+def test_the_raw_tensorflow_file_points_to_import_official():
+    with pytest.raises(CheckpointError, match="sr-image import-official"):
+        load_generator(str(DATA / "v1_other_model"))
+
+
+def test_legacy_base_stays_float32_under_bf16_autocast():
+    lr = torch.rand(1, 3, 5, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = bicubic_upsample(lr, 4, "tf_legacy")
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, bicubic_upsample(lr, 4, "tf_legacy"), atol=1e-6, rtol=0)
+    with pytest.raises(TypeError, match="floating-point"):
+        tf_legacy_bicubic_resize(torch.zeros(1, 3, 4, 4, dtype=torch.uint8), (8, 8))
 
 
 @needs_fixture
@@ -183,13 +287,13 @@ def test_import_refuses_other_models_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "x.ckpt"
     assert sr_image_main(["import-official", str(DATA / "v1_other_model"), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "missing 50 variable(s): generator/Conv/weights" in err
+    assert "missing 50 variable(s): generator/Conv/weights" in err and "(46 more)" in err
     assert "unexpected 2 variable(s): " in err and "discriminator/Conv/weights" in err
     assert err.startswith("sr-image: error: ") and len(err.strip().splitlines()) == 1
 
     assert sr_image_main(["import-official", str(DATA / "v1_wrong_generator"), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "missing 48 variable(s)" in err and "generator/Conv_24/biases" in err
+    assert "missing 48 variable(s): generator/Conv_1/weights" in err and "(44 more)" in err
     assert "generator/Conv/weights is float32 (3, 3, 3, 8), expected float32 (3, 3, 3, 64)" in err
 
     assert sr_image_main(["import-official", str(tmp_path / "nope"), "-o", str(out)]) == 2

@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         out = import_official(args.weights, args.output, args.bicubic_base, args.overwrite)
-    except (OSError, TFCheckpointError) as err:
-        print(f"sr-image: error: {_one_line(err)}", file=sys.stderr)
+    except (OSError, TFCheckpointError, RuntimeError) as err:  # RuntimeError: torch.save on a full disk
+        print(f"sr-image: error: {_one_line(err)} (nothing was written)", file=sys.stderr)
         return EXIT_ERROR
     print(
         f"wrote {out}: the authors' ENet-PAT 4x generator (852,867 parameters, bicubic base {args.bicubic_base}); "

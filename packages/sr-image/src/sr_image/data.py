@@ -59,6 +59,8 @@ def pil_lanczos_downsample(hr: Tensor, scale: int) -> Tensor:
     if h % scale or w % scale:
         raise ValueError(f"HR size {h}x{w} is not a multiple of scale {scale}; crop it first (crop_to_multiple)")
     batched = hr if hr.ndim == 4 else hr[None]
+    if batched.ndim != 4 or batched.shape[1] != 3:
+        raise ValueError(f"pil_lanczos_downsample needs RGB images (3, H, W) or (N, 3, H, W), got {tuple(hr.shape)}")
     out = []
     for img in batched.detach().cpu():
         u8 = img.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()

@@ -29,7 +29,9 @@ def context_margin(generator: nn.Module) -> int:
     if not isinstance(generator, EnhanceNetGenerator):
         raise TypeError(f"context_margin needs an EnhanceNetGenerator, got {type(generator).__name__}")
     scale, lr_convs = generator.scale, 1 + 2 * len(generator.blocks)
-    margin = 2  # bicubic: 4-tap kernel, output y reads floor((y + 0.5) / s - 0.5) - 1 ... + 2
+    # bicubic: 4-tap kernel, output y reads floor((y + 0.5) / s - 0.5) - 1 ... + 2 (half-pixel grid) or
+    # floor(y / s) - 1 ... + 2 (tf_legacy): at most 2 LR pixels away either way
+    margin = 2
     for y in range(scale):  # the HR pixels of LR pixel 0
         lo, hi = y - 2, y + 2  # hr_conv and to_residual
         for _ in range(int(math.log2(scale))):

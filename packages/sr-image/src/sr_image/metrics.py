@@ -69,9 +69,10 @@ def mean_abs_laplacian(y: Tensor) -> Tensor:
 def hf_energy_ratio(est: Tensor, hr: Tensor, crop: int = 0) -> Tensor:
     """High-frequency energy of the estimate relative to the HR image: mean |Laplacian| of Y, est / HR.
 
-    1 means as much fine detail (texture, edges) as the ground truth; bicubic upsampling at 4x keeps ~0.15,
-    texture synthesis (ENet-PAT, Sec. 2.4.2) aims near 1. Y is taken as for :func:`psnr_y` (8-bit, BT.601,
-    ``crop`` border pixels dropped).
+    1 means as much fine detail (texture, edges) as the ground truth; bicubic upsampling at 4x keeps ~0.1-0.25
+    on photographs, texture synthesis (ENet-PAT, Sec. 2.4.2) aims near 1. Y is taken as for :func:`psnr_y` (8-bit,
+    BT.601, ``crop`` border pixels dropped). A flat HR image has no detail to compare with: ``inf`` (or ``nan``
+    for a flat estimate too).
 
     Args:
         est, hr: (N, 3, H, W) RGB in [0, 1].

@@ -208,6 +208,16 @@ class CheckpointError(ValueError):
     """A file is not an EnhanceNet checkpoint; the message names it."""
 
 
+_TF_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # the last 8 bytes of a TF (V1) checkpoint / SSTable
+
+
+def checkpoint_origin(path: str) -> dict:
+    """``{"imported_from": {...}}`` (source, file, SHA-256, licence) for a checkpoint of ``sr-image import-official``,
+    else ``{}``."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return {"imported_from": ckpt["imported_from"]} if isinstance(ckpt, dict) and "imported_from" in ckpt else {}
+
+
 def load_generator(path: str, map_location: str | torch.device = "cpu") -> EnhanceNetGenerator:
     """The trained generator of an EnhanceNet checkpoint, in eval mode (no VGG or discriminator is built).
 
@@ -223,6 +233,14 @@ def load_generator(path: str, map_location: str | torch.device = "cpu") -> Enhan
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(f.tell() - 8, 0))
+        if f.read() == _TF_TABLE_MAGIC:
+            raise CheckpointError(
+                f"{path} is a TensorFlow checkpoint (the authors' EnhanceNet-Code `weights`?): convert it first with "
+                f"`sr-image import-official {path} -o enet_pat_official.ckpt` and pass that file"
+            )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:

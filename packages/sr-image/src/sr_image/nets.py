@@ -41,39 +41,45 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-@functools.lru_cache(maxsize=64)
-def tf_legacy_bicubic_matrix(n_in: int, n_out: int) -> Tensor:
-    """(n_out, n_in) float64 resampling matrix of TF 0.12's ``resize_bicubic`` (``align_corners=False``).
+@functools.lru_cache(maxsize=16)
+def tf_legacy_bicubic_matrix(n_in: int, n_out: int, device: torch.device | str = "cpu") -> Tensor:
+    """(n_out, n_in) float32 resampling matrix of TF 0.12's ``resize_bicubic`` (``align_corners=False``).
 
     TF's legacy grid: output ``j`` samples input position ``j · n_in/n_out`` (float32), no half-pixel centres;
     the 4 taps ``floor - 1 ... floor + 2`` are clamped to the image (edge pixels repeat); Keys' cubic with
     a = -0.75, its weights looked up in TF's 1024-entry table (the fraction is rounded to 1/1024). Written as a
-    matrix because kornia and ``F.interpolate`` offer only the half-pixel grid.
+    matrix because kornia and ``F.interpolate`` offer only the half-pixel grid. Cached per size and device (a
+    tile's matrix is built and moved once); the returned tensor is shared, do not modify it.
     """
     a, table = -0.75, 1024
     x = np.arange(table + 1, dtype=np.float64) / table
     w_near = (((a + 2) * x - (a + 3)) * x * x + 1).astype(np.float32)  # |t| <= 1 (TF computes in float32)
     x1 = x + 1
     w_far = (((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a).astype(np.float32)  # 1 < |t| <= 2
-    pos = np.arange(n_out, dtype=np.float32) * np.float32(n_in / n_out)
+    pos = np.arange(n_out, dtype=np.float32) * (np.float32(n_in) / np.float32(n_out))  # TF: float scale
     base = np.floor(pos).astype(np.int64)
     k = np.rint((pos - base) * table).astype(np.int64)  # lrintf: round half to even
     weights = np.stack([w_far[k], w_near[k], w_near[table - k], w_far[table - k]], axis=1)
     taps = np.clip(base[:, None] + np.arange(-1, 3), 0, n_in - 1)
-    m = np.zeros((n_out, n_in))
-    np.add.at(m, (np.repeat(np.arange(n_out), 4), taps.ravel()), weights.ravel().astype(np.float64))
-    return torch.from_numpy(m)
+    m = np.zeros((n_out, n_in), dtype=np.float32)
+    np.add.at(m, (np.repeat(np.arange(n_out), 4), taps.ravel()), weights.ravel())
+    return torch.from_numpy(m).to(device)
 
 
 def tf_legacy_bicubic_resize(img: Tensor, size: tuple[int, int]) -> Tensor:
     """TF 0.12 ``tf.image.resize_images(..., BICUBIC)`` of (N, C, H, W) images to ``size`` = (h, w).
 
     Separable: ``M_h · img · M_wᵀ`` with :func:`tf_legacy_bicubic_matrix`; equal to TF 2's
-    ``tf.compat.v1.image.resize_bicubic(half_pixel_centers=False)`` (tested against recorded outputs).
+    ``tf.compat.v1.image.resize_bicubic(half_pixel_centers=False)`` (tested against recorded outputs). Computed in
+    float32 (also under bf16 autocast, like ``F.interpolate``) and returned in ``img``'s floating dtype.
     """
-    mh = tf_legacy_bicubic_matrix(img.shape[-2], size[0]).to(img)
-    mw = tf_legacy_bicubic_matrix(img.shape[-1], size[1]).to(img)
-    return mh @ img @ mw.T
+    if not img.is_floating_point():
+        raise TypeError(f"tf_legacy_bicubic_resize needs floating-point images, got {img.dtype}")
+    mh = tf_legacy_bicubic_matrix(img.shape[-2], size[0], img.device)
+    mw = tf_legacy_bicubic_matrix(img.shape[-1], size[1], img.device)
+    with torch.autocast(img.device.type, enabled=False):
+        out = mh @ img.float() @ mw.T
+    return out.to(img.dtype)
 
 
 def bicubic_upsample(lr: Tensor, scale: int, base: str = "pytorch") -> Tensor:

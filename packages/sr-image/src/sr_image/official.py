@@ -32,6 +32,10 @@ def _conv_layers(generator: nn.Module) -> list[tuple[str, nn.Conv2d]]:
     return [(name, m) for name, m in generator.named_modules() if isinstance(m, nn.Conv2d)]
 
 
+def _some(names: list[str], k: int = 4) -> str:
+    return ", ".join(names[:k]) + (f", ... ({len(names) - k} more)" if len(names) > k else "")
+
+
 def official_variable_names(generator: EnhanceNetGenerator) -> dict[str, str]:
     """TF variable name -> our state_dict key, for each conv weight and bias, in application order."""
     names = {}
@@ -58,9 +62,9 @@ def load_official_generator(path: str | Path, bicubic_base: str = "tf_legacy") -
     missing = [n for n in names if n not in variables]
     unexpected = [n for n in variables if n not in names]
     if missing:
-        problems.append(f"missing {len(missing)} variable(s): {', '.join(missing)}")
+        problems.append(f"missing {len(missing)} variable(s): {_some(missing)}")
     if unexpected:
-        problems.append(f"unexpected {len(unexpected)} variable(s): {', '.join(unexpected)}")
+        problems.append(f"unexpected {len(unexpected)} variable(s): {_some(unexpected)}")
     for tf_name, key in names.items():
         if tf_name not in variables:
             continue

@@ -107,7 +107,9 @@ def _block(data: bytes, offset: int, size: int, path: Path) -> list[tuple[bytes,
     crc = google_crc32c.value(data[offset : offset + size + 1])
     masked = (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
     if masked != struct.unpack("<I", stored)[0]:
-        raise TFCheckpointError(f"{path} is corrupt: the block at byte {offset} fails its CRC32C check")
+        raise TFCheckpointError(
+            f"{path} is corrupt: the block at byte {offset} fails its CRC32C check; get a fresh copy of the file"
+        )
     if kind != 0:
         raise TFCheckpointError(f"{path}: block at byte {offset} is compressed (type {kind}); only raw blocks are read")
     num_restarts = struct.unpack("<I", block[-4:])[0]
@@ -162,6 +164,8 @@ def read_tf_v1_checkpoint(path: str | Path) -> tuple[dict[str, TFVariable], dict
         TFCheckpointError: not an SSTable, truncated, a failed CRC, or inconsistent contents.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; pass the checkpoint file in it (EnhanceNet-Code: `weights`)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     try:
@@ -182,6 +186,11 @@ def read_tf_v1_checkpoint(path: str | Path) -> tuple[dict[str, TFVariable], dict
 
 def _decode(entries: list[tuple[bytes, bytes]], path: Path) -> tuple[dict[str, TFVariable], dict[str, np.ndarray]]:
     meta = next((v for n, v in _fields(entries[0][1]) if n == 1), None)  # SavedTensorSlices.meta
+    if isinstance(meta, int):  # BundleHeaderProto.num_shards: the .index file of a TF Saver V2 checkpoint
+        raise TFCheckpointError(
+            f"{path} is the index of a TensorFlow Saver V2 checkpoint (.index / .data files); only V1 files such as "
+            f"EnhanceNet-Code's `weights` are read"
+        )
     if meta is None:
         raise TFCheckpointError(f"{path}: metadata entry without SavedTensorSliceMeta: not a TF V1 checkpoint")
     variables, dtype_ids = {}, {}
@@ -189,19 +198,19 @@ def _decode(entries: list[tuple[bytes, bytes]], path: Path) -> tuple[dict[str, T
         if number != 1:  # SavedTensorSliceMeta.tensor (2 = versions)
             continue
         f = _fields(value)  # SavedSliceMeta: name = 1, shape = 2, type = 3, slice = 4
-        name = next(v for n, v in f if n == 1).decode()
+        name = _name(f, path)
         shape = _shape(next((v for n, v in f if n == 2), b""))
         dtype = next((v for n, v in f if n == 3), 0)
         variables[name] = TFVariable(name, shape, _DTYPE_NAMES.get(dtype, f"dtype {dtype}"))
         dtype_ids[name] = dtype
     arrays: dict[str, np.ndarray] = {}
-    filled: dict[str, int] = {}
+    covered: dict[str, np.ndarray] = {}  # which elements some slice has written
     for _, value in entries[1:]:
         data = next((v for n, v in _fields(value) if n == 2), None)  # SavedTensorSlices.data
         if data is None:
             continue
         f = _fields(data)  # SavedSlice: name = 1, slice = 2, data = 3
-        name = next(v for n, v in f if n == 1).decode()
+        name = _name(f, path)
         if name not in variables:
             raise TFCheckpointError(f"{path}: slice of {name!r}, a variable the metadata does not list")
         if dtype_ids[name] not in _DTYPES:
@@ -211,22 +220,32 @@ def _decode(entries: list[tuple[bytes, bytes]], path: Path) -> tuple[dict[str, T
         index = _slice(next((v for n, v in f if n == 2), b""), var.shape)
         values = _values(next((v for n, v in f if n == 3), b""), np_dtype, field)
         target = arrays.setdefault(name, np.zeros(var.shape, np_dtype))
+        mask = covered.setdefault(name, np.zeros(var.shape, bool))
         region = target[index]
-        if values.size != region.size:
+        if values.size != region.size or mask[index].any():
             raise TFCheckpointError(
-                f"{path}: slice of {name} holds {values.size} values for a region of {region.size} "
-                f"(shape {var.shape}): the file is corrupt"
+                f"{path}: a slice of {name} {var.shape} holds {values.size} values for a region of {region.size}, "
+                f"or overlaps another slice: the file is corrupt; get a fresh copy"
             )
         target[index] = values.reshape(region.shape)
-        filled[name] = filled.get(name, 0) + values.size
+        mask[index] = True
     for name, var in variables.items():
         n = int(np.prod(var.shape, dtype=np.int64))
-        if dtype_ids[name] in _DTYPES and filled.get(name, 0) != n:
+        stored = int(covered[name].sum()) if name in covered else 0
+        if dtype_ids[name] in _DTYPES and stored != n:
             raise TFCheckpointError(
-                f"{path}: variable {name} {var.shape} has {filled.get(name, 0)} of its {n} values stored: "
-                f"the file is incomplete"
+                f"{path}: variable {name} {var.shape} has {stored} of its {n} values stored: the file is "
+                f"incomplete; get a fresh copy"
             )
     return variables, arrays
+
+
+def _name(fields: list[tuple[int, int | bytes]], path: Path) -> str:
+    """Field 1 (the tensor name) of a SavedSliceMeta / SavedSlice."""
+    name = next((v for n, v in fields if n == 1), None)
+    if not isinstance(name, bytes):
+        raise TFCheckpointError(f"{path}: a tensor entry has no name: the file is corrupt; get a fresh copy")
+    return name.decode()
 
 
 def _values(tensor: bytes, np_dtype: type, field: int) -> np.ndarray:
