@@ -2,7 +2,7 @@
 """Summarise a sweep of tools/train.py runs as the thesis reports them.
 
     python tools/report.py logs/train/multiruns/<time> [--layout seeds|rae] [--metric val/fid] [--mode min]
-        [--plot curves.png] [--markdown table.md] [--csv table.csv] [--force]
+        [--plot curves.png] [--markdown table.md] [--csv table.csv] [--overwrite]
 
 ``--layout seeds`` (default; Sec. 4.4): runs that differ only in their seed form one configuration (e.g.
 ``model=tan_dcgan``). Per configuration the table gives the seeds, the best and worst *final* value over seeds
@@ -13,7 +13,7 @@
 PRD F_1/8 / F_8 of the N and GMM samples) from each run's test metrics, averaged over seeds.
 
 Reads ``metrics.jsonl`` and ``.hydra/`` of each run folder; writes nothing unless asked, never over an existing
-file without ``--force``.
+file without ``--overwrite``.
 """
 
 import argparse
@@ -151,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, help="write the curves of every run to this PNG")
     p.add_argument("--markdown", type=Path, help="write the table as markdown")
     p.add_argument("--csv", type=Path, help="write the table as CSV")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--overwrite", action="store_true", help="overwrite existing output files")
     return p
 
 
@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         for out in (args.plot, args.markdown, args.csv):
-            if out is not None and out.exists() and not args.force:
-                raise FileExistsError(f"{out} exists; pass --force to overwrite it or choose another path")
+            if out is not None and out.exists() and not args.overwrite:
+                raise FileExistsError(f"{out} exists; pass --overwrite to overwrite it or choose another path")
         runs = load_runs(args.sweep)
         rows = rae_tables(runs) if args.layout == "rae" else seed_table(runs, args.metric, args.mode)
         if not rows:

@@ -151,3 +151,16 @@ def test_experiment_config():
     cfg = compose_cfg(["experiment=enhancenet_pat_mscoco", "data.root=/coco"])
     assert cfg.model.adversarial_weight == 2.0 and cfg.data.preprocess == "mscoco"
     assert cfg.trainer.precision == "bf16-mixed"
+
+
+@pytest.mark.parametrize("model", ["dcgan", "rae_l2"])
+def test_the_embedding_weights_fix_the_error_suggests_is_a_real_override(model, tmp_path):
+    """The offline error names `model.embedding_weights=...`, and Hydra accepts exactly that override."""
+    from gen_common.weights import WeightsUnavailableError
+    from prd_metric.embeddings import build_embedding
+
+    with pytest.raises(WeightsUnavailableError) as err:
+        build_embedding("inception", weights=str(tmp_path / "missing.pth"))
+    assert "model.embedding_weights=random" in str(err.value)
+    cfg = compose_cfg([f"model={model}", "model.embedding_weights=random"])
+    assert cfg.model.embedding_weights == "random"

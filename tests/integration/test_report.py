@@ -53,9 +53,9 @@ def test_report_table_curves_and_files(sweep, tmp_path, capsys):
         assert float(row["final_best"]) == pytest.approx(min(finals[row["configuration"]]))
         assert float(row["final_worst"]) == pytest.approx(max(finals[row["configuration"]]))
     assert (tmp_path / "out.png").stat().st_size > 10_000 and "| configuration |" in (tmp_path / "out.md").read_text()
-    # Nothing is overwritten without --force.
+    # Nothing is overwritten without --overwrite.
     assert report.main([str(sweep), "--csv", f"{out}.csv"]) == 2
-    assert "--force" in capsys.readouterr().err
+    assert "--overwrite" in capsys.readouterr().err
 
 
 def test_report_errors_name_the_problem(tmp_path, capsys):

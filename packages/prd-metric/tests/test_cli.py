@@ -73,7 +73,7 @@ def test_compare_errors(feature_files, capsys, make, extra, message):
 def test_output_may_not_be_an_input(feature_files, capsys):
     d = feature_files
     ref = str(d / "ref.npy")
-    assert main(["compare", "--ref", ref, "--eval", str(d / "half.npy"), "--json", ref, "--force", *FAST]) == 2
+    assert main(["compare", "--ref", ref, "--eval", str(d / "half.npy"), "--json", ref, "--overwrite", *FAST]) == 2
     assert "also an input" in capsys.readouterr().err
     assert np.load(ref).shape == (400, 16)
 
@@ -84,9 +84,9 @@ def test_subsample_and_no_overwrite(feature_files, capsys):
     (d / "out.json").write_text("keep me")
     argv = ["compare", "--ref", str(d / "ref.npy"), "--eval", str(d / "small.npy"), "--json", str(d / "out.json")]
     assert main([*argv, "--subsample", *FAST]) == 2
-    assert "--force" in capsys.readouterr().err
+    assert "--overwrite" in capsys.readouterr().err
     assert (d / "out.json").read_text() == "keep me"  # nothing the user had is overwritten
-    assert main([*argv, "--subsample", "--force", *FAST]) == 0
+    assert main([*argv, "--subsample", "--overwrite", *FAST]) == 0
     assert json.loads((d / "out.json").read_text())["results"][0]["num_used"] == 300
 
 

@@ -146,8 +146,8 @@ def test_train_main_refuses_to_overwrite(tmp_path, capsys):
     out.write_bytes(b"precious")
     assert train_main(["--out", str(out), "--epochs", "1"]) == 2
     assert out.read_bytes() == b"precious"
-    assert "--force" in capsys.readouterr().err
-    # The default --out is the shipped file, which exists: refused without --force, left untouched.
+    assert "--overwrite" in capsys.readouterr().err
+    # The default --out is the shipped file, which exists: refused without --overwrite, left untouched.
     before = SHIPPED_WEIGHTS.read_bytes()
     assert train_main(["--epochs", "1"]) == 2
     assert SHIPPED_WEIGHTS.read_bytes() == before
@@ -160,7 +160,7 @@ def test_train_main_writes_loadable_weights(tmp_path, capsys):
     assert set(torch.load(out, weights_only=True)) == set(DigitsCNN().state_dict())
     assert DigitsEmbedding(weights=str(out))(torch.rand(2, 1, 32, 32)).shape == (2, NUM_FEATURES)
     out.write_bytes(b"old")
-    assert train_main(["--out", str(out), "--epochs", "1", "--force"]) == 0
+    assert train_main(["--out", str(out), "--epochs", "1", "--overwrite"]) == 0
     torch.load(out, weights_only=True)
 
 

@@ -81,6 +81,11 @@ def test_evaluate_prints_a_table_and_writes_per_frame_psnr(tmp_path, ckpt, capsy
     assert len(results["FRVSR"]["psnr_per_frame"]) == 4 and 15 < results["bicubic"]["psnr_y"] < 40
     assert (tmp_path / "prof" / "carphone_pristine_profile.png").exists()
     assert evaluate_main(["--ckpt", str(tmp_path / "missing.ckpt")]) == 2
+    # an existing --json is refused before any work, and kept
+    before = (tmp_path / "e.json").read_text()
+    assert evaluate_main(argv) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "e.json").read_text() == before
 
 
 def test_a_truncated_input_leaves_no_output(tmp_path, ckpt, capsys):

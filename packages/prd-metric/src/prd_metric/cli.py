@@ -83,8 +83,8 @@ def _check_before_work(args) -> None:
             continue
         if Path(p).resolve() in inputs:
             raise ValueError(f"output {p} is also an input; choose another path")
-        if Path(p).exists() and not args.force:
-            raise FileExistsError(f"{p} exists; choose another path or pass --force to overwrite it")
+        if Path(p).exists() and not args.overwrite:
+            raise FileExistsError(f"{p} exists; choose another path or pass --overwrite to overwrite it")
         if not Path(p).resolve().parent.is_dir():
             raise FileNotFoundError(f"the folder of {p} does not exist")
     if args.plot:
@@ -188,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--labels", nargs="+", help="one label per --eval (default: file/folder names)")
     c.add_argument("--plot", help="write the PRD plot here (.png/.pdf/.svg)")
     c.add_argument("--json", help="write curves, scores and settings here")
-    c.add_argument("--force", action="store_true", help="overwrite existing --plot/--json files")
+    c.add_argument("--overwrite", action="store_true", help="overwrite existing --plot/--json files")
     c.add_argument("--embedding", default="inception", choices=("inception", "digits"),
                    help="embedding for image folders (Sec. 5.4: Inception pool3)")  # fmt: skip
     c.add_argument("--weights", help="embedding weights: imagenet|shipped|random|PATH (default per embedding)")

@@ -7,9 +7,9 @@ classifier trained on the 1797 8x8 digits of :func:`sklearn.datasets.load_digits
 128-unit penultimate layer is the embedding (:class:`DigitsEmbedding`).
 
 The shipped weights (``weights/digits_cnn.pt``, a plain ``state_dict``) were written on a 2-core CPU machine by
-``python -m prd_metric.digits --epochs 30 --seed 0``; to rewrite them (the file now exists, hence ``--force``)::
+``python -m prd_metric.digits --epochs 30 --seed 0``; to rewrite them (the file now exists, hence ``--overwrite``)::
 
-    prd-metric train-digits --epochs 30 --seed 0 --force      # or: python -m prd_metric.digits ...
+    prd-metric train-digits --epochs 30 --seed 0 --overwrite      # or: python -m prd_metric.digits ...
 
 and measured a test-split accuracy of 0.9911 (891/899). Training took 49 s of wall time with both cores shared
 with other jobs (8 s when they were idle); a second run reproduced the file bit for bit.
@@ -291,7 +291,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30, help="passes over the 898 training digits (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seeds initialisation, batch order and shifts (default 0)")
     p.add_argument("--out", type=Path, default=SHIPPED_WEIGHTS, help=f"state_dict file (default {SHIPPED_WEIGHTS})")
-    p.add_argument("--force", action="store_true", help="replace an existing --out file (also the shipped one)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (also the shipped one)")
     return p
 
 
@@ -299,15 +299,15 @@ def train_main(argv: list[str] | None = None) -> int:
     """``prd-metric train-digits``: train, report the test accuracy, save the weights.
 
     Returns:
-        0 on success; 2 if ``--out`` exists and ``--force`` was not given, or ``--epochs`` < 1 (nothing trained).
+        0 on success; 2 if ``--out`` exists and ``--overwrite`` was not given, or ``--epochs`` < 1 (nothing trained).
     """
     args = _parser().parse_args(argv)
     out: Path = args.out.expanduser()
     if args.epochs < 1:
         print(f"error: --epochs must be >= 1, got {args.epochs}", file=sys.stderr)
         return 2
-    if out.exists() and not args.force:
-        print(f"error: {out} exists; pass --force to replace it, or choose another --out", file=sys.stderr)
+    if out.exists() and not args.overwrite:
+        print(f"error: {out} exists; pass --overwrite to replace it, or choose another --out", file=sys.stderr)
         return 2
     start = time.perf_counter()
     net, accuracy = train_digits_cnn(epochs=args.epochs, seed=args.seed)

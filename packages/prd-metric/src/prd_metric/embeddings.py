@@ -86,7 +86,7 @@ class InceptionPool3(nn.Module):
     num_features: int = 2048
     input_size: int = INCEPTION_SIZE
 
-    def __init__(self, weights: str = "imagenet", option: str = "embedding.weights", resize: str = "tf1") -> None:
+    def __init__(self, weights: str = "imagenet", option: str = "model.embedding_weights", resize: str = "tf1") -> None:
         super().__init__()
         if resize not in INCEPTION_RESIZE:
             raise ValueError(f"resize must be one of {INCEPTION_RESIZE}, got {resize!r}")
@@ -166,7 +166,7 @@ class FeatureCallable(nn.Module):
 def build_embedding(
     embedding: str | nn.Module | Callable[[Tensor], Tensor],
     weights: str | None = None,
-    option: str = "embedding.weights",
+    option: str = "model.embedding_weights",
 ) -> nn.Module:
     """The embedding module for a name, a module or a callable, in eval mode.
 

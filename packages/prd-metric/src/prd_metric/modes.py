@@ -70,7 +70,7 @@ def run(args) -> dict:
     from prd_metric.embeddings import build_embedding, embed_images
 
     embedding = args.embedding or ("digits" if args.data == "digits" else "inception")
-    net = build_embedding(embedding, weights=args.weights).to(args.device)
+    net = build_embedding(embedding, weights=args.weights, option="--weights").to(args.device)
     train_x, train_y = load_labelled(args.data, "train", args.root, args.download)
     test_x, test_y = load_labelled(args.data, "test", args.root, args.download)
     p_idx, q_idx, n = mode_sets(train_y, test_y, args.num_samples, args.seed)
@@ -114,15 +114,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot", default="prd_modes.png", help="PRD curves of Q_1..Q_10 on one axis")
     parser.add_argument("--json", help="write the table, curves and settings here")
     parser.add_argument("--wandb", metavar="PROJECT", help="also log plot and scores to W&B (offline without a key)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing --plot/--json files")
+    parser.add_argument("--overwrite", action="store_true", help="overwrite existing --plot/--json files")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     for path in (args.plot, args.json):
-        if path and Path(path).exists() and not args.force:
-            print(f"prd-metric modes: error: {path} exists; choose another path or pass --force", file=sys.stderr)
+        if path and Path(path).exists() and not args.overwrite:
+            print(f"prd-metric modes: error: {path} exists; choose another path or pass --overwrite", file=sys.stderr)
             return 2
     try:
         result = run(args)

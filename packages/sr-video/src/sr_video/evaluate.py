@@ -11,11 +11,13 @@ of every frame (Fig. 3.7). The LR input is made from the HR video by the trainin
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import torch
 
+from gen_common.files import atomic_output
 from gen_common.images import save_image
 from sr_image.nets import bicubic_upsample
 from sr_video.data import SIGMA, VideoEvalDataset
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-flicker", action="store_true", help="skip the temporal-consistency measure (slow on CPU)")
     p.add_argument("--profiles", help="folder for the temporal-profile PNGs (Fig. 3.6)")
     p.add_argument("--json", help="write all numbers, per-frame PSNR included, here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--wandb", metavar="PROJECT", help="also log the table and profiles to W&B (offline without a key)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
@@ -93,16 +96,31 @@ def table(results: dict, methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def check_json_path(value: str | None, overwrite: bool) -> None:
+    """The --json target, checked before the (long) evaluation."""
+    if not value:
+        return
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"--json {path} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"--json {path} already exists; pass --overwrite to replace it, or choose another path")
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise FileNotFoundError(f"--json folder {path.parent} does not exist or is not writable")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        check_json_path(args.json, args.overwrite)
         out = evaluate(args)
     except (OSError, ValueError, VideoReadError) as err:
         print(f"sr-video-evaluate: error: {err}", file=sys.stderr)
         return 2
     print(table(out["results"], out["methods"]))
     if args.json:
-        Path(args.json).write_text(json.dumps({"settings": vars(args), "results": out["results"]}, indent=1))
+        with atomic_output(Path(args.json).expanduser()) as tmp:
+            tmp.write_text(json.dumps({"settings": vars(args), "results": out["results"]}, indent=1))
     if args.wandb:
         import wandb
 
