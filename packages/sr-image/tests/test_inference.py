@@ -80,6 +80,14 @@ def test_zero_residual_gives_bicubic_through_tiles():
     torch.testing.assert_close(out, bicubic_upsample(lr[None], 4)[0].clamp(0, 1), atol=1e-6, rtol=0)
 
 
+def test_uint8_output_is_the_saved_quantisation():
+    gen, lr = random_generator(), torch.rand(1, 3, 37, 29)
+    as_float = upscale_tiled(gen, lr, tile=30)
+    as_uint8 = upscale_tiled(gen, lr, tile=30, out_dtype=torch.uint8)
+    assert as_uint8.dtype == torch.uint8 and as_uint8.shape == as_float.shape
+    assert torch.equal(as_uint8, as_float.mul(255).round().to(torch.uint8))  # what save_image writes
+
+
 def test_small_image_runs_whole_and_bad_input_raises():
     gen = random_generator()
     lr = torch.rand(1, 3, 5, 9)
@@ -154,8 +162,15 @@ def test_cli_single_file_and_errors(checkpoint, image_folder, tmp_path, capsys):
 
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {"encoder.weight": torch.zeros(2)}, "hyper_parameters": {}}, foreign)
+    changed, truncated = tmp_path / "changed.ckpt", tmp_path / "truncated.ckpt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["hyper_parameters"]["num_blocks"] = 3  # settings no longer those of the weights
+    torch.save(state, changed)
+    truncated.write_bytes(checkpoint.read_bytes()[:5000])
     cases = [
         (["--ckpt", str(foreign), str(image_folder)], "not an EnhanceNet checkpoint"),
+        (["--ckpt", str(changed), str(image_folder)], "do not match its settings {'scale': 4, 'num_blocks': 3"),
+        (["--ckpt", str(truncated), str(image_folder)], "not a readable PyTorch checkpoint"),
         (["--ckpt", str(tmp_path / "missing.ckpt"), str(image_folder)], "does not exist"),
         ([*ckpt, str(tmp_path / "nowhere")], "nowhere does not exist"),
         ([*ckpt, str(image_folder / "broken.png")], "broken.png"),

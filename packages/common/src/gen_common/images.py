@@ -74,7 +74,14 @@ def image_header(path: str | Path) -> tuple[int, int, bool]:
 
 
 def save_image(img: Tensor, path: str | Path) -> None:
-    """Write a (3, H, W) tensor in [0, 1] as an 8-bit image; the format follows the suffix."""
-    arr = img.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    """Write a (3, H, W) tensor as an 8-bit image; the format follows the suffix.
+
+    Float tensors are in [0, 1] (clamped, rounded to 8 bits); uint8 tensors (0-255) are written as they are,
+    without a float copy (a 16000x12000 result: 0.6 GB instead of several).
+    """
+    if img.dtype == torch.uint8:
+        arr = img.detach().cpu().permute(1, 2, 0).contiguous().numpy()
+    else:
+        arr = img.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path)

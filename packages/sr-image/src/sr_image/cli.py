@@ -10,6 +10,7 @@ codes: 0 written; 2 nothing written (missing, corrupt or foreign file, existing 
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -107,6 +108,16 @@ def _check_outputs(plan: list[tuple[Path, Path, str]], overwrite: bool) -> None:
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more of the outputs)" if len(existing) > 1 else ""
         raise _UsageError(f"output {existing[0]} already exists{more}; pass --overwrite to replace")
+    for folder in sorted({_nearest_existing(dst.parent) for _, dst, _ in plan}):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise _UsageError(f"output folder {folder} is not writable; choose another -o")
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """The folder itself, or its closest existing parent (missing output folders are created)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def _save_png(img, dst: Path) -> None:
@@ -125,6 +136,7 @@ def _upscale(args: argparse.Namespace) -> int:
     if args.tile < 1 or (args.overlap is not None and args.overlap < 0):
         raise _UsageError(f"--tile must be >= 1 and --overlap >= 0, got {args.tile} and {args.overlap}")
 
+    import torch
     from tqdm.auto import tqdm
 
     from gen_common.images import ImageReadError, read_image
@@ -154,8 +166,11 @@ def _upscale(args: argparse.Namespace) -> int:
             skipped.append(name)
             tqdm.write(f"skipped unreadable image {name}: {_one_line(err)}", file=sys.stderr)
             continue
-        hr = upscale_tiled(generator, img, tile=args.tile, overlap=overlap, progress=single)
-        _save_png(hr, dst)
+        hr = upscale_tiled(generator, img, tile=args.tile, overlap=overlap, progress=single, out_dtype=torch.uint8)
+        try:
+            _save_png(hr, dst)
+        except OSError as err:  # e.g. the disk filled up: nothing half-written stays (atomic_output)
+            raise _UsageError(f"could not write {dst} ({err}); free space or choose another -o") from err
     bar.close()
 
     done = len(plan) - len(skipped)

@@ -63,6 +63,7 @@ def upscale_tiled(
     tile: int = 128,
     overlap: int | None = None,
     progress: bool = False,
+    out_dtype: torch.dtype | None = None,
 ) -> Tensor:
     """Upscale an image of any size tile by tile; memory is bounded by one ``tile``x``tile`` LR tile.
 
@@ -78,10 +79,13 @@ def upscale_tiled(
         tile: LR tile side including the context; an image no larger than this runs whole.
         overlap: LR context pixels each side of a cut; ``None`` uses :func:`context_margin`.
         progress: show a tqdm bar over the tiles.
+        out_dtype: ``torch.uint8`` quantises each tile to 8 bits as it is written (``round(255 · x)``, as
+            :func:`gen_common.images.save_image` does), so the result of a large photo needs a quarter of the
+            memory and no float copy to save; ``None`` keeps ``lr``'s dtype.
 
     Returns:
-        The HR image(s), ``lr``'s shape with H and W multiplied by ``generator.scale``, clamped to [0, 1], on
-        ``lr``'s device (keep a large ``lr`` on the CPU to hold only one tile on the accelerator).
+        The HR image(s), ``lr``'s shape with H and W multiplied by ``generator.scale``, clamped to [0, 1] (or 0-255
+        for uint8), on ``lr``'s device (keep a large ``lr`` on the CPU to hold only one tile on the accelerator).
 
     Raises:
         ValueError: a wrong shape, or ``tile <= 2·overlap`` when the image needs more than one tile.
@@ -99,11 +103,13 @@ def upscale_tiled(
             f"use a larger tile, e.g. {2 * overlap + 64}"
         )
     param = next(generator.parameters())
-    out = torch.empty(x.shape[0], 3, h * s, w * s, dtype=x.dtype, device=x.device)
+    out = torch.empty(x.shape[0], 3, h * s, w * s, dtype=out_dtype or x.dtype, device=x.device)
     tiles = [(r, c) for r in _tile_spans(h, tile, overlap) for c in _tile_spans(w, tile, overlap)]
     for (r0, r1, kr0, kr1), (c0, c1, kc0, kc1) in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
         piece = x[:, :, r0:r1, c0:c1].to(device=param.device, dtype=param.dtype)
         hr = generator(piece).clamp_(0, 1)
         keep = hr[:, :, (kr0 - r0) * s : (kr1 - r0) * s, (kc0 - c0) * s : (kc1 - c0) * s]
-        out[:, :, kr0 * s : kr1 * s, kc0 * s : kc1 * s] = keep.to(device=x.device, dtype=x.dtype)
+        if out.dtype == torch.uint8:
+            keep = keep.float().mul(255).round()
+        out[:, :, kr0 * s : kr1 * s, kc0 * s : kc1 * s] = keep.to(device=x.device, dtype=out.dtype)
     return out if lr.ndim == 4 else out[0]

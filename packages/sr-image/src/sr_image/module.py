@@ -254,12 +254,19 @@ def load_generator(path: str, map_location: str | torch.device = "cpu") -> Enhan
             f"{path} is not an EnhanceNet checkpoint (found: {kind}); pass a checkpoint written by "
             f"`python tools/train.py model=enhancenet_*` (logs/train/runs/<run>/checkpoints/last.ckpt)"
         )
-    gen = EnhanceNetGenerator(
-        hp["scale"], hp["num_blocks"], hp["num_filters"], hp.get("input_mean"), hp.get("bicubic_base", "pytorch")
-    )
+    try:
+        gen = EnhanceNetGenerator(
+            hp["scale"], hp["num_blocks"], hp["num_filters"], hp.get("input_mean"), hp.get("bicubic_base", "pytorch")
+        )
+        gen.load_state_dict(gen_state)
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:  # a setting missing, or weights of other sizes
+        settings = {k: hp.get(k) for k in ("scale", "num_blocks", "num_filters")}
+        raise CheckpointError(
+            f"{path}: its generator weights do not match its settings {settings} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:160]}): the file was modified or written by another version"
+        ) from err
     try:
         check_finite_state(gen_state, path)
     except ValueError as err:
         raise CheckpointError(str(err)) from err
-    gen.load_state_dict(gen_state)
     return gen.eval()
