@@ -127,7 +127,7 @@ def load_sets(names: list[str], scale: int, downsample: str = "bicubic") -> dict
             folder = Path(name).expanduser()
             if not folder.is_dir():
                 raise FileNotFoundError(f"benchmark folder {folder} does not exist (given in --sets)")
-            images, label = HRImages(folder, "eval", 4 * scale), folder.resolve().name
+            images, label = HRImages(folder, "eval", 4 * scale, verify=True), folder.resolve().name
         if label in sets:
             label = name
         sets[label] = FullImageDataset(images, scale, downsample)

@@ -5,7 +5,8 @@ Thin on purpose: compose the config (Hydra), check the run folder, seed, instant
 loggers/trainer, fit, test. A run resumes only from an explicit ``ckpt_path=PATH`` (or ``ckpt_path=last`` with
 ``hydra.run.dir=<run folder>``), always with ``weights_only=True``.
 
-Exit codes: 0 trained; 2 the run cannot start as asked (the folder holds another run, no such checkpoint);
+Exit codes: 0 trained; 2 the run cannot start as asked (a missing data folder, a batch size < 1, a learning rate
+that is not a positive number, the folder holds another run, no such checkpoint);
 3 training diverged (non-finite loss or weights; no checkpoint of the diverged state is written). Both print one
 line ``error: ...`` (``HYDRA_FULL_ERROR=1`` shows the traceback); other failures keep Hydra's report.
 """
@@ -20,7 +21,7 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gen_common.finite import DivergenceError
-from gen_common.runs import RunFolderError, resolve_resume
+from gen_common.runs import RunSetupError, check_run_settings, resolve_resume
 
 os.environ.setdefault("WANDB_SILENT", "true")
 log = logging.getLogger("train")
@@ -46,9 +47,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) one run; returns the final logged metrics as floats.
 
     Raises:
-        RunFolderError: the run folder holds another run, or ``ckpt_path`` names no checkpoint (before any work).
+        RunSetupError: a data folder, batch size or learning rate is wrong, the run folder holds another run, or
+            ``ckpt_path`` names no checkpoint (all before any work).
         DivergenceError: a non-finite loss or checkpoint stopped the run.
     """
+    check_run_settings(cfg.data, cfg.model)
     ckpt_path = resolve_resume(cfg.paths.output_dir, cfg.get("ckpt_path"))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
@@ -84,11 +87,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except (RunFolderError, DivergenceError) as err:
+    except (RunSetupError, DivergenceError) as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {err}", file=sys.stderr)
-        sys.exit(2 if isinstance(err, RunFolderError) else 3)
+        sys.exit(2 if isinstance(err, RunSetupError) else 3)
 
 
 if __name__ == "__main__":

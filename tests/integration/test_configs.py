@@ -164,3 +164,14 @@ def test_the_embedding_weights_fix_the_error_suggests_is_a_real_override(model, 
     assert "model.embedding_weights=random" in str(err.value)
     cfg = compose_cfg([f"model={model}", "model.embedding_weights=random"])
     assert cfg.model.embedding_weights == "random"
+
+
+@pytest.mark.parametrize("model,data", [("enhancenet_e", "image_folder"), ("enhancenet_pat", "mscoco"),
+                                        ("frvsr", "video_folder")])  # fmt: skip
+def test_folder_data_options_keep_their_required_root(model, data):
+    """`root: ???` must survive the model's `override /data@_global_.data` (it was silently null: the embedded data)."""
+    from omegaconf import OmegaConf
+
+    cfg = compose_cfg([f"model={model}", f"data={data}"])
+    assert OmegaConf.is_missing(cfg.data, "root")
+    assert compose_cfg([f"model={model}", f"data={data}", "data.root=/x"]).data.root == "/x"

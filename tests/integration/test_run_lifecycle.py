@@ -45,11 +45,37 @@ def test_a_second_run_into_a_folder_is_refused_and_an_explicit_resume_continues(
 
 
 def test_a_failure_before_the_first_step_writes_no_checkpoint(run_train, tmp_path):
-    run = tmp_path / "run"
-    with pytest.raises(ValueError, match="batch_size"):
-        run_train([*BASE, "data.batch_size=0"], run)  # fails inside fit, before step 1
+    run, empty = tmp_path / "run", tmp_path / "no_images"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="no_images"):  # the data module's setup, inside fit, before step 1
+        run_train([*BASE, "data=image_folder", f"data.root={empty}", "data.num_workers=0"], run)
     assert _ckpts(run) == {}
     run_train(BASE, run)  # so the folder is still free for the corrected command
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("data.root=/no/such/folder", "data.root does not exist (/no/such/folder)"),
+        ("data.eval_root=/no/such/set14", "data.eval_root does not exist"),
+        ("data.batch_size=0", "data.batch_size must be a positive integer (0)"),
+        ("data.batch_size=-2", "data.batch_size must be a positive integer (-2)"),
+        ("model.lr_g=nan", "model.lr_g must be a positive finite learning rate (nan)"),
+        ("data=image_folder", "data.root is required"),
+    ],
+)
+def test_bad_settings_stop_before_anything_is_built(override, message, tmp_path):
+    """Through the real command: exit 2, one `error:` line, no traceback, and no W&B / checkpoint folders."""
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    args = ["model=enhancenet_e", "trainer=debug", "logger=wandb", override, f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = subprocess.run(
+        [sys.executable, "tools/train.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == f"error: {message}" or message in proc.stderr.splitlines()[-1]
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".hydra", "train.log"]
 
 
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(run_train, tmp_path):

@@ -129,3 +129,19 @@ def test_datamodule_batches():
     assert batch["lr"].shape == (3, 3, 16, 16) and batch["hr"].shape == (3, 3, 32, 32)
     val = next(iter(dm.val_dataloader()))
     assert val["name"] == ["chelsea"] and val["hr"].shape[-2] % 2 == 0
+
+
+def test_evaluation_images_are_verified_up_front(tmp_path, caplog):
+    """A truncated file with an intact header is skipped and named when the set is opened, not at the first
+    validation hours later (lazily it fails only when decoded)."""
+    _write(tmp_path / "good.png", skimage.data.coffee())
+    _write(tmp_path / "cut.png", skimage.data.astronaut())
+    data = (tmp_path / "cut.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    assert len(HRImages(tmp_path, "eval")) == 2  # lazy: the header is fine
+    with caplog.at_level(logging.WARNING):
+        images = HRImages(tmp_path, "eval", verify=True)
+    assert images.names == ["good.png"] and "cut.png" in caplog.text
+    dm = SRDataModule(root=None, eval_root=str(tmp_path), num_workers=0)
+    dm.setup("validate")
+    assert [dm.eval_set[i]["name"] for i in range(len(dm.eval_set))] == ["good.png"]

@@ -5,6 +5,8 @@ A run folder is one that ``tools/train.py`` wrote: ``.hydra/config.yaml``, ``.hy
 """
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,8 +84,40 @@ def load_runs(root: str | Path, ignore: tuple[str, ...] = ("seed", "hydra.sweep.
     return sorted(runs, key=lambda r: (r.label, r.seed))
 
 
-class RunFolderError(ValueError):
+class RunSetupError(ValueError):
+    """A run cannot start as configured; the message names the setting, its value and the fix."""
+
+
+class RunFolderError(RunSetupError):
     """A run cannot start in this folder as asked; the message names the folder and both ways out."""
+
+
+def check_run_settings(data: Mapping, model: Mapping) -> None:
+    """The settings a run fails on late or silently, checked before anything is built.
+
+    Data folders (``data.root``, ``data.eval_root``) must exist unless the dataset downloads itself; batch sizes
+    must be positive integers; learning rates (``model.lr``, ``lr_g``, ``lr_d``) positive and finite.
+
+    Raises:
+        RunSetupError: naming the setting, the value and the fix.
+    """
+    for key in ("root", "eval_root"):
+        if OmegaConf.is_config(data) and OmegaConf.is_missing(data, key):
+            raise RunSetupError(f"data.{key} is required by this data option (???): add data.{key}=/path/to/folder")
+        value = data.get(key)
+        if value is not None and not data.get("download") and not Path(str(value)).expanduser().exists():
+            raise RunSetupError(
+                f"data.{key} does not exist ({value}): point it at your data folder, or leave it out (null) for "
+                f"the embedded data"
+            )
+    for key in ("batch_size", "eval_batch_size"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise RunSetupError(f"data.{key} must be a positive integer ({value!r}): e.g. data.{key}=16")
+    for key in ("lr", "lr_g", "lr_d"):
+        value = model.get(key)
+        if value is not None and (not isinstance(value, int | float) or not math.isfinite(value) or value <= 0):
+            raise RunSetupError(f"model.{key} must be a positive finite learning rate ({value!r}): e.g. 1e-4")
 
 
 def resolve_resume(output_dir: str | Path, ckpt_path: str | None) -> str | None:

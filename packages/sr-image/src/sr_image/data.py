@@ -104,10 +104,19 @@ class HRImages:
 
     Folder images are read lazily; files whose header cannot be read are skipped and named in a warning,
     images smaller than ``min_size`` (after preprocessing) are skipped with a count, and an error is raised if
-    nothing remains.
+    nothing remains. ``verify=True`` decodes every folder image once up front and skips (and names) those that
+    fail, e.g. truncated files with an intact header: for evaluation sets, which must not fail at the first
+    validation after hours of training.
     """
 
-    def __init__(self, root: str | Path | None, split: str, min_size: int = 0, preprocess: str = "none") -> None:
+    def __init__(
+        self,
+        root: str | Path | None,
+        split: str,
+        min_size: int = 0,
+        preprocess: str = "none",
+        verify: bool = False,
+    ) -> None:
         if preprocess not in ("none", "mscoco"):
             raise ValueError(f"unknown preprocess {preprocess!r}; use 'none' or 'mscoco'")
         self.preprocess = preprocess
@@ -126,10 +135,13 @@ class HRImages:
             bad = []
             for path in list_image_files(root):
                 try:
-                    sizes.append(image_header(path))
+                    header = image_header(path)
+                    if verify:
+                        read_image(path)
                 except ImageReadError:
                     bad.append(path.name)
                     continue
+                sizes.append(header)
                 self._files.append(path)
                 self.names.append(str(path.relative_to(root)))
             if bad:
@@ -268,7 +280,8 @@ class SRDataModule(pl.LightningDataModule):
             images = HRImages(hp.root, "train", hp.lr_patch_size * hp.scale, hp.preprocess)
             self.train_set = RandomCropDataset(images, hp.scale, hp.lr_patch_size, hp.samples_per_epoch, hp.downsample)
         if not hasattr(self, "eval_set"):
-            self.eval_set = FullImageDataset(HRImages(hp.eval_root, "eval", 4 * hp.scale), hp.scale, hp.downsample)
+            eval_images = HRImages(hp.eval_root, "eval", 4 * hp.scale, verify=True)
+            self.eval_set = FullImageDataset(eval_images, hp.scale, hp.downsample)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(
