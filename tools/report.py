@@ -23,6 +23,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from gen_common.files import atomic_output
 from gen_common.runs import Run, load_runs
 
 
@@ -172,12 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = rae_markdown(rows) if args.layout == "rae" else to_markdown(rows, args.metric)
     print(f"{len(runs)} runs under {args.sweep}\n\n{table}")
-    if args.markdown:
-        args.markdown.write_text(table + "\n")
-    if args.csv:
-        args.csv.write_text(to_csv(rows))
-    if args.plot:
-        plot_curves(runs, args.metric, args.plot)
+    for out, write in (
+        (args.markdown, lambda p: p.write_text(table + "\n")),
+        (args.csv, lambda p: p.write_text(to_csv(rows))),
+        (args.plot, lambda p: plot_curves(runs, args.metric, p)),
+    ):
+        if out:
+            with atomic_output(out) as tmp:  # all or nothing
+                write(tmp)
         print(f"curves: {args.plot}", file=sys.stderr)
     return 0
 

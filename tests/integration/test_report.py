@@ -66,6 +66,19 @@ def test_report_errors_name_the_problem(tmp_path, capsys):
     assert "metrics.jsonl" in capsys.readouterr().err
 
 
+def test_a_damaged_metrics_file_is_named(sweep, tmp_path, capsys):
+    """A run killed while writing leaves half a line: the error names the file and the line, no traceback."""
+    import shutil
+
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    damaged = sorted(copy.rglob("metrics.jsonl"))[1]
+    damaged.write_text(damaged.read_text() + '{"stage": "val", "step": 6, "val/fi')
+    assert _report_tool().main([str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert f"{damaged}, line 3, is not a JSON row" in err and "Traceback" not in err
+
+
 def test_report_rae_tables_from_a_real_sweep(tmp_path, capsys):
     tiny = [o if o.startswith(("trainer=", "callbacks.")) else "++" + o for o in TINY_RAE]
     args = ["-m", "model=rae_l2,ae", *tiny, "logger=none", f"hydra.sweep.dir={tmp_path / 'sweep'}"]

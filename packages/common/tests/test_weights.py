@@ -74,3 +74,13 @@ def test_fid_inception_random_local_and_cached(offline):
         loaded = resolve_weights("inception_v3_fid", spec)
         torch.testing.assert_close(loaded.state_dict(), net.state_dict(), rtol=0, atol=0)
         assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+
+
+def test_a_damaged_cached_file_is_named_as_damaged_not_missing(offline):
+    cached = cached_weights_path("resnet50")
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"half a download")
+    with pytest.raises(WeightsUnavailableError) as err:
+        resolve_weights("resnet50", "imagenet", option="--resnet-weights")
+    msg = str(err.value)
+    assert f"the cached file {cached} is damaged" in msg and "delete it" in msg and "not in the cache" not in msg

@@ -59,6 +59,8 @@ def test_compare_feature_files(feature_files, capsys):
         (lambda d: None, [], "does not exist"),
         (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--device", "bogus"], "not a device"),
         (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--plot", "p.xyz"], "unknown image format"),
+        (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--beta", "0"], "--beta must be a positive"),
+        (lambda d: np.save(d / "bad.npy", np.full((400, 16), 1e39)), [], "beyond float32's range"),  # was "NaN"
     ],
 )
 def test_compare_errors(feature_files, capsys, make, extra, message):

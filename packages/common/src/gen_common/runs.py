@@ -72,8 +72,7 @@ def load_runs(root: str | Path, ignore: tuple[str, ...] = ("seed", "hydra.sweep.
         overrides = (
             list(OmegaConf.load(hydra_dir / "overrides.yaml")) if (hydra_dir / "overrides.yaml").is_file() else []
         )
-        history = [json.loads(line) for line in history_file.read_text().splitlines() if line.strip()]
-        runs.append(Run(folder, "", int(config.get("seed") or 0), overrides, history))
+        runs.append(Run(folder, "", int(config.get("seed") or 0), overrides, _read_history(history_file)))
     for run, label in zip(runs, _labels([r.overrides for r in runs], ignore), strict=True):
         run.label = label
     if not runs:
@@ -82,6 +81,25 @@ def load_runs(root: str | Path, ignore: tuple[str, ...] = ("seed", "hydra.sweep.
             "tools/train.py (the metrics_history callback)"
         )
     return sorted(runs, key=lambda r: (r.label, r.seed))
+
+
+def _read_history(path: Path) -> list[dict]:
+    """The rows of a metrics.jsonl; a damaged line is an error naming the file and the line."""
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{path}, line {number}, is not a JSON row ({err.msg}): the file was damaged (e.g. a run killed while "
+                f"writing); delete that line, or leave this run out"
+            ) from err
+        if not isinstance(row, dict) or "step" not in row:
+            raise ValueError(f"{path}, line {number}, is not a metrics row (no 'step'); delete that line")
+        rows.append(row)
+    return rows
 
 
 class RunSetupError(ValueError):

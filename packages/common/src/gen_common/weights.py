@@ -164,11 +164,17 @@ def _download_or_cached(name: str, option: str) -> Any:
         return torch.hub.load_state_dict_from_url(
             url, progress=False, check_hash=net.check_hash, map_location="cpu", weights_only=True
         )
-    except Exception as err:  # offline, proxy, HTTP error, corrupt cache: all end the same way
+    except Exception as err:  # offline, proxy, HTTP error, or a damaged file in the cache
+        cached = cached_weights_path(name)
+        if cached.is_file():  # the file is there: it is unreadable, not missing
+            raise WeightsUnavailableError(
+                f"{name} pretrained weights are needed for {net.purpose}; the cached file {cached} is damaged "
+                f"({type(err).__name__}: {str(err)[:200]}): delete it and run `make weights` (or "
+                f"`python tools/fetch_weights.py {name}`) to fetch it again. " + _fixes(name, option)
+            ) from err
         raise WeightsUnavailableError(
             f"{name} pretrained weights are needed for {net.purpose}, but they are not in the cache "
-            f"({cached_weights_path(name)}) and could not be downloaded ({type(err).__name__}: {err}). "
-            + _fixes(name, option)
+            f"({cached}) and could not be downloaded ({type(err).__name__}: {err}). " + _fixes(name, option)
         ) from err
     finally:
         socket.setdefaulttimeout(previous_timeout)

@@ -11,6 +11,7 @@ embedded with ``--embedding``. The JSON records every setting that changes the n
 
 import argparse
 import json
+import math
 import platform
 import sys
 from importlib.metadata import version
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gen_common.files import atomic_output
 from gen_common.weights import WeightsUnavailableError
 from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
 from prd_metric.metric import fid_from_features
@@ -47,11 +49,16 @@ def load_features(path: str | Path) -> torch.Tensor:
         raise ValueError(f"{path} must hold one non-empty 2-D array (num_samples, dim), got {got}")
     if not (feats.is_floating_point() or feats.dtype in (torch.int32, torch.int64)):
         raise ValueError(f"{path} holds {feats.dtype} values; features must be numbers")
-    feats = feats.float()
-    bad = (~torch.isfinite(feats)).any(dim=1)
+    bad = (~torch.isfinite(feats.double())).any(dim=1)
     if bad.any():
         raise ValueError(f"{path}: {int(bad.sum())} of {len(feats)} rows contain NaN or inf")
-    return feats
+    too_big = (feats.double().abs() > torch.finfo(torch.float32).max).any(dim=1)
+    if too_big.any():  # finite in the file, but not in the float32 the clustering runs in
+        raise ValueError(
+            f"{path}: {int(too_big.sum())} of {len(feats)} rows hold values beyond float32's range (|x| > 3.4e38); "
+            f"rescale the features"
+        )
+    return feats.float()
 
 
 def _load_set(path: str, args, embedding) -> tuple[torch.Tensor, dict]:
@@ -93,6 +100,8 @@ def _check_before_work(args) -> None:
         formats = Figure().canvas.get_supported_filetypes()
         if Path(args.plot).suffix.lstrip(".").lower() not in formats:
             raise ValueError(f"--plot {args.plot}: unknown image format; use one of .{', .'.join(sorted(formats))}")
+    if not (math.isfinite(args.beta) and args.beta > 0):
+        raise ValueError(f"--beta must be a positive number (got {args.beta}); the thesis uses 8 (Sec. 5.4.3)")
     try:
         device = torch.device(args.device)
     except RuntimeError as err:
@@ -170,10 +179,12 @@ def compare(args) -> int:
             },
             "results": rows,
         }
-        Path(args.json).write_text(json.dumps(record, indent=1))
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(record, indent=1))
         print(f"json: {args.json}")
     if args.plot:
-        plot_prd([(r["precision"], r["recall"]) for r in rows], labels, args.plot)
+        with atomic_output(args.plot) as tmp:
+            plot_prd([(r["precision"], r["recall"]) for r in rows], labels, tmp)
         print(f"plot: {args.plot}")
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from gen_common.files import atomic_output
 from gen_common.weights import WeightsUnavailableError
 from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
 from prd_metric.metric import fid_from_features
@@ -136,11 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['i']:>4} {row['f8']:7.3f} {row['f1_8']:7.3f} {row['fid']:9.2f}")
     labels = [f"Q_{r['i']}" for r in result["rows"]]
     if args.plot:
-        plot_prd(result["curves"], labels, args.plot)
+        with atomic_output(args.plot) as tmp:
+            plot_prd(result["curves"], labels, tmp)
         print(f"plot: {args.plot}")
     if args.json:
         curves = [{"precision": p.tolist(), "recall": r.tolist()} for p, r in result["curves"]]
-        Path(args.json).write_text(json.dumps({**result, "curves": curves}, indent=1))
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps({**result, "curves": curves}, indent=1))
         print(f"json: {args.json}")
     if args.wandb:
         import wandb
