@@ -271,6 +271,18 @@ def test_eval_dataset_skips_bad_videos(tmp_path, caplog):
     assert "tiny.mp4" in caplog.text and "bad.mp4" in caplog.text
 
 
+def test_eval_dataset_skips_a_video_damaged_midway(tmp_path, caplog):
+    """A frame folder whose 4th frame is truncated (header intact): only a decode finds it - now up front, named,
+    not at the first validation."""
+    good = write(tmp_path / "good.mp4", textured(12, 64, 64))
+    damaged = write(tmp_path / "damaged", textured(6, 64, 64, seed=1))
+    frame = damaged / "000003.png"
+    frame.write_bytes(frame.read_bytes()[:300])
+    with caplog.at_level(logging.WARNING):
+        ds = VideoEvalDataset([good, damaged], lr_multiple=4)
+    assert ds.names == ["good"] and "damaged evaluation video" in caplog.text and "000003.png" in caplog.text
+
+
 def test_datamodule_folder_mode(tmp_path):
     root = tmp_path / "train"
     write(root / "clip.mp4", textured(6, 48, 64))

@@ -436,6 +436,7 @@ class VideoEvalDataset(Dataset):
         lr_multiple: the LR frame size is cropped to a multiple of this.
         downsample: antialiased downsampling of the originals first (1: none; 2 as for training on large videos).
         seed: seed of the noise.
+        verify: decode every video once up front (up to ``max_frames``) and skip, naming it, one damaged midway.
 
     Raises:
         ValueError: no usable video left after skipping unreadable ones and ones too small for the crop (each named
@@ -453,6 +454,7 @@ class VideoEvalDataset(Dataset):
         lr_multiple: int = LR_MULTIPLE,
         downsample: int = 1,
         seed: int = 0,
+        verify: bool = True,
     ) -> None:
         if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100 or None, got {jpeg_quality}")
@@ -466,6 +468,13 @@ class VideoEvalDataset(Dataset):
             except (FileNotFoundError, VideoReadError, ImageReadError, ValueError) as err:
                 log.warning("skipping unreadable evaluation video %s: %s", path, err)
                 continue
+            if verify:  # decode once now: a video damaged midway fails here, named, not at the first validation
+                try:
+                    for _ in read_frames(path, max_frames=max_frames, as_uint8=True):
+                        pass
+                except (VideoReadError, ImageReadError, ValueError) as err:
+                    log.warning("skipping damaged evaluation video %s: %s", path, err)
+                    continue
             if min(info["height"], info["width"]) < need:
                 log.warning("skipping evaluation video %s: %dx%d frames are smaller than %d px (scale %d x %d LR px x "
                             "downsample %d)", path, info["width"], info["height"], need, scale, lr_multiple,
