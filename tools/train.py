@@ -18,6 +18,7 @@ from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gen_common.finite import DivergenceError
@@ -43,6 +44,31 @@ def use_module_monitor(callbacks: DictConfig | None, model: pl.LightningModule) 
                 c.monitor, c.mode = model.monitor
 
 
+def apply_debug_sizes(cfg: DictConfig) -> None:
+    """``debug=...`` presets: the small sizes listed for the model's and the data's ``_target_``
+    (``conf/debug/default.yaml``), except for keys the command line sets itself."""
+    sizes = cfg.get("debug_sizes") or {}
+    explicit = set()
+    if HydraConfig.initialized():
+        explicit = {o.lstrip("+~").split("=", 1)[0] for o in HydraConfig.get().overrides.task}
+    for group in ("model", "data"):
+        flat = _dotted(sizes.get(cfg[group].get("_target_")) or {}, group)
+        for key, value in flat.items():
+            if key not in explicit:
+                OmegaConf.update(cfg, key, value, force_add=True)
+
+
+def _dotted(tree, prefix: str) -> dict:
+    """{"a": {"b": 1}} -> {"<prefix>.a.b": 1}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict | DictConfig):
+            out |= _dotted(value, f"{prefix}.{key}")
+        else:
+            out[f"{prefix}.{key}"] = value
+    return out
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) one run; returns the final logged metrics as floats.
 
@@ -51,6 +77,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             ``ckpt_path`` names no checkpoint (all before any work).
         DivergenceError: a non-finite loss or checkpoint stopped the run.
     """
+    apply_debug_sizes(cfg)
     check_run_settings(cfg.data, cfg.model)
     ckpt_path = resolve_resume(cfg.paths.output_dir, cfg.get("ckpt_path"))
     pl.seed_everything(cfg.seed, workers=True)

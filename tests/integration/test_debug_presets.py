@@ -1,0 +1,49 @@
+"""debug=... presets: any model config becomes a quick check (small widths, few steps, no loggers)."""
+
+import time
+
+import pytest
+from harness import MODELS, compose_cfg
+
+FAMILIES = {  # one model per family, the sizes debug=default gives it
+    "enhancenet_pat": {"model.num_filters": 8, "model.vgg_weights": "random", "data.batch_size": 2},
+    "frvsr": {"model.net.num_filters": 8, "data.clip_len": 3, "data.max_eval_frames": 6},
+    "tan_dcgan": {"model.width": 8, "model.prd_num_runs": 1, "data.eval_samples": 64},
+    "rae_l2": {"model.base_channels": 8, "data.eval_batch_size": 64},
+}
+
+
+def _get(cfg, dotted):
+    for key in dotted.split("."):
+        cfg = cfg[key]
+    return cfg
+
+
+@pytest.mark.parametrize("model", list(FAMILIES))
+def test_debug_default_shrinks_the_model_and_keeps_explicit_settings(model, train_tool):
+    cfg = compose_cfg([f"model={model}", "debug=default", "seed=3"])
+    train_tool.apply_debug_sizes(cfg)
+    assert cfg.trainer.max_steps == 3 and not cfg.logger and cfg.callbacks.progress_bar.refresh_rate == 1
+    for key, value in FAMILIES[model].items():
+        assert _get(cfg, key) == value, key
+    key = next(iter(FAMILIES[model]))
+    cfg = compose_cfg([f"model={model}", "debug=default", f"{key}=16"])  # the command line wins
+    train_tool.apply_debug_sizes(cfg)
+    assert _get(cfg, key) == 16
+
+
+@pytest.mark.parametrize("model", list(FAMILIES))
+def test_debug_default_runs_a_model_of_every_family_quickly(model, run_train):
+    start = time.perf_counter()
+    metrics, out = run_train([f"model={model}", "debug=default"])
+    assert time.perf_counter() - start < 60
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert any(k.startswith("test/") for k in metrics)  # the test protocol ran, capped
+
+
+@pytest.mark.slow  # every model config: about 10-30 s each on 2 cores
+@pytest.mark.parametrize("model", MODELS)
+def test_debug_default_runs_every_model_config(model, run_train):
+    start = time.perf_counter()
+    run_train([f"model={model}", "debug=default"])
+    assert time.perf_counter() - start < 60
