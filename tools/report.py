@@ -19,6 +19,7 @@ file without ``--overwrite``.
 import argparse
 import csv
 import io
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -69,6 +70,9 @@ def to_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg")
 
 
 def plot_curves(runs: list[Run], metric: str, path: Path) -> None:
@@ -159,9 +163,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.plot is not None and args.plot.suffix.lower() not in PLOT_SUFFIXES:
+            raise ValueError(f"--plot {args.plot}: choose a picture name ending in {', '.join(PLOT_SUFFIXES)}")
         for out in (args.plot, args.markdown, args.csv):
-            if out is not None and out.exists() and not args.overwrite:
+            if out is None:
+                continue
+            if out.exists() and not args.overwrite:
                 raise FileExistsError(f"{out} exists; pass --overwrite to overwrite it or choose another path")
+            folder = out.parent if str(out.parent) else Path(".")
+            if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+                raise FileNotFoundError(f"output folder {folder} ({out}) does not exist or is not writable")
         runs = load_runs(args.sweep)
         rows = rae_tables(runs) if args.layout == "rae" else seed_table(runs, args.metric, args.mode)
         if not rows:
@@ -173,15 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = rae_markdown(rows) if args.layout == "rae" else to_markdown(rows, args.metric)
     print(f"{len(runs)} runs under {args.sweep}\n\n{table}")
-    for out, write in (
-        (args.markdown, lambda p: p.write_text(table + "\n")),
-        (args.csv, lambda p: p.write_text(to_csv(rows))),
-        (args.plot, lambda p: plot_curves(runs, args.metric, p)),
+    for what, out, write in (
+        ("markdown", args.markdown, lambda p: p.write_text(table + "\n")),
+        ("csv", args.csv, lambda p: p.write_text(to_csv(rows))),
+        ("curves", args.plot, lambda p: plot_curves(runs, args.metric, p)),
     ):
         if out:
             with atomic_output(out) as tmp:  # all or nothing
                 write(tmp)
-        print(f"curves: {args.plot}", file=sys.stderr)
+            print(f"{what}: {out}", file=sys.stderr)
     return 0
 
 

@@ -5,10 +5,15 @@ Thin on purpose: compose the config (Hydra), check the run folder, seed, instant
 loggers/trainer, fit, test. A run resumes only from an explicit ``ckpt_path=PATH`` (or ``ckpt_path=last`` with
 ``hydra.run.dir=<run folder>``), always with ``weights_only=True``.
 
-Exit codes: 0 trained; 2 the run cannot start as asked (a missing data folder, a batch size < 1, a learning rate
-that is not a positive number, the folder holds another run, no such checkpoint);
-3 training diverged (non-finite loss or weights; no checkpoint of the diverged state is written). Both print one
-line ``error: ...`` (``HYDRA_FULL_ERROR=1`` shows the traceback); other failures keep Hydra's report.
+Exit codes: 0 trained; 2 the run cannot start as asked (a missing or unusable data folder, a batch size < 1, a
+learning rate that is not a positive number, the folder holds another run, no such or an unreadable checkpoint,
+pretrained weights that cannot be loaded); 3 training diverged (non-finite loss or weights; no checkpoint of the
+diverged state is written). Both print one line ``error: ...`` (``HYDRA_FULL_ERROR=1`` shows the traceback);
+config errors Hydra finds itself keep Hydra's report. In a sweep (``-m``) a failed run is reported the same way
+and the other runs go on.
+
+The return value (for Hydra sweepers such as Optuna) is the final value of ``optimized_metric``, by default the
+metric the model is checkpointed by (its ``monitor``).
 """
 
 import logging
@@ -19,10 +24,13 @@ from pathlib import Path
 import hydra
 import lightning.pytorch as pl
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gen_common.finite import DivergenceError
 from gen_common.runs import RunSetupError, check_run_settings, resolve_resume
+from gen_common.weights import WeightsUnavailableError
 
 os.environ.setdefault("WANDB_SILENT", "true")
 log = logging.getLogger("train")
@@ -69,12 +77,25 @@ def _dotted(tree, prefix: str) -> dict:
     return out
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and test) one run; returns the final logged metrics as floats.
+def setup_data(datamodule: pl.LightningDataModule) -> None:
+    """Read the training and evaluation sets now, before W&B and the trainer start (Lightning calls ``setup``
+    again inside ``fit``; our data modules keep what they read)."""
+    try:
+        datamodule.setup("fit")
+    except (ValueError, OSError) as err:  # an empty or unreadable folder, a missing dataset, an unusable size
+        raise RunSetupError(f"the data cannot be used ({err})") from err
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, float], str | None]:
+    """Fit (and test) one run.
+
+    Returns:
+        The final logged metrics as floats, and the key of the metric the run is judged by (``optimized_metric``,
+        or the module's checkpoint monitor; ``None`` if neither).
 
     Raises:
-        RunSetupError: a data folder, batch size or learning rate is wrong, the run folder holds another run, or
-            ``ckpt_path`` names no checkpoint (all before any work).
+        RunSetupError: a data folder, batch size or learning rate is wrong, the data cannot be read, the run
+            folder holds another run, or ``ckpt_path`` names no readable checkpoint (all before any training).
         DivergenceError: a non-finite loss or checkpoint stopped the run.
     """
     apply_debug_sizes(cfg)
@@ -82,7 +103,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = resolve_resume(cfg.paths.output_dir, cfg.get("ckpt_path"))
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+    setup_data(datamodule)
+    try:
+        model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+    except InstantiationException as err:  # Hydra wraps what the constructor raised
+        if isinstance(err.__cause__, WeightsUnavailableError):  # e.g. VGG-19 for the perceptual loss, offline
+            raise RunSetupError(str(err.__cause__)) from err
+        raise
     use_module_monitor(cfg.get("callbacks"), model)
     loggers = instantiate_all(cfg.get("logger"))
     trainer: pl.Trainer = hydra.utils.instantiate(
@@ -94,7 +121,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # weights_only=True whatever TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD says: a checkpoint file cannot run code
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     except DivergenceError as err:
-        kept = sorted({cb.last_model_path or cb.best_model_path for cb in trainer.checkpoint_callbacks} - {""})
+        kept = {cb.last_model_path or cb.best_model_path for cb in trainer.checkpoint_callbacks}
+        kept = sorted(p for p in kept if p and Path(p).is_file())  # (a refused save leaves its name behind)
         last_good = f"; the last good checkpoint: {', '.join(kept)}" if kept else "; no checkpoint was written"
         raise DivergenceError(f"{err}{last_good}") from err
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
@@ -107,18 +135,30 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for lg in loggers:
         if hasattr(lg, "experiment") and hasattr(lg.experiment, "finish"):
             lg.experiment.finish()
-    return metrics
+    return metrics, cfg.get("optimized_metric") or getattr(model, "monitor", (None,))[0]
+
+
+def _in_sweep() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 @hydra.main(version_base="1.3", config_path=CONF, config_name="train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
     try:
-        train(cfg)
+        metrics, key = train(cfg)
     except (RunSetupError, DivergenceError) as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {err}", file=sys.stderr)
+        if _in_sweep():  # an exception fails this job only; sys.exit would end the whole sweep here
+            raise
         sys.exit(2 if isinstance(err, RunSetupError) else 3)
+    if key is None:
+        return None
+    if key not in metrics:
+        log.warning("optimized_metric %s was not logged (logged: %s); returning None", key, ", ".join(metrics))
+        return None
+    return metrics[key]
 
 
 if __name__ == "__main__":

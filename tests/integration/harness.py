@@ -102,7 +102,8 @@ def run_train(train_tool, tmp_path):
         cfg = compose_cfg(overrides, out)
         with open_dict(cfg):
             del cfg["hydra"]
-        return train_tool.train(cfg), out
+        metrics, _monitor = train_tool.train(cfg)
+        return metrics, out
 
     return _run
 

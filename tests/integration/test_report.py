@@ -37,7 +37,9 @@ def test_report_table_curves_and_files(sweep, tmp_path, capsys):
     report = _report_tool()
     out = tmp_path / "out"
     assert report.main([str(sweep), "--plot", f"{out}.png", "--markdown", f"{out}.md", "--csv", f"{out}.csv"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert captured.err.splitlines() == [f"markdown: {out}.md", f"csv: {out}.csv", f"curves: {out}.png"]
     assert "4 runs" in printed and "| model=dcgan | 0,1 |" in printed and "| model=tan_dcgan | 0,1 |" in printed
     # Independent of the tool: the final FID of every run read straight from its metrics.jsonl.
     finals = {}
@@ -64,6 +66,11 @@ def test_report_errors_name_the_problem(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert report.main([str(tmp_path)]) == 2
     assert "metrics.jsonl" in capsys.readouterr().err
+    # Output names and folders are checked before the runs are read (they were found wrong after the table).
+    assert report.main([str(tmp_path), "--plot", str(tmp_path / "curves.xyz")]) == 2
+    assert "--plot" in capsys.readouterr().err
+    assert report.main([str(tmp_path), "--csv", str(tmp_path / "no" / "t.csv")]) == 2
+    assert "does not exist or is not writable" in capsys.readouterr().err
 
 
 def test_a_damaged_metrics_file_is_named(sweep, tmp_path, capsys):

@@ -117,6 +117,31 @@ def test_missing_vgg_weights_stop_the_run_at_start_up(tmp_path):
     proc = subprocess.run(
         [sys.executable, "tools/train.py", *args], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True
     )
-    assert proc.returncode != 0
-    assert "vgg19 pretrained weights are needed" in proc.stderr and "model.vgg_weights=random" in proc.stderr
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
+    assert "vgg19 pretrained weights are needed" in line and "model.vgg_weights=random" in proc.stderr
+    assert "Traceback" not in proc.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()  # nothing was trained
+
+
+def test_ddp_divergence_stops_every_process_together(tmp_path):
+    """lr 1e6 under DDP: both processes stop at the same step with the message (no rank left waiting)."""
+    args = ["model=enhancenet_e", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *TINY[1:]]
+    args += ["model.lr_g=1e6", "trainer.max_steps=9", "trainer.val_check_interval=1", "logger=none", "test=false"]
+    args += [f"hydra.run.dir={tmp_path / 'ddp'}"]
+    proc = _cli(args, tmp_path, timeout=300)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: training diverged at step")]
+    assert len(errors) == 2, proc.stderr[-3000:]  # one line per process, the same step
+    assert len({line.split(":")[1] for line in errors}) == 1
+
+
+def test_a_failed_run_of_a_sweep_does_not_end_the_sweep(tmp_path):
+    """sys.exit in one job ended the whole -m sweep; now that job fails with its error line and the next runs."""
+    args = ["-m", "model=enhancenet_e", "model.lr_g=nan,1e-4", *TINY, "logger=none", "test=false"]
+    args += ["trainer.max_steps=2", "trainer.val_check_interval=2", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = _cli(args, tmp_path, timeout=300)
+    assert "error: model.lr_g must be a positive finite learning rate (nan)" in proc.stderr
+    assert proc.returncode != 0  # Hydra reports the failed job when the sweep ends
+    assert (tmp_path / "sweep" / "1" / "checkpoints" / "last.ckpt").is_file()  # the second job ran
+    assert not (tmp_path / "sweep" / "0" / "checkpoints").exists()

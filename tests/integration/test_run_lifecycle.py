@@ -1,5 +1,6 @@
 """Trustworthy runs: no silent resume, no checkpoint of a diverged or never-started run, no code in a checkpoint."""
 
+import json
 import os
 import pickle
 import subprocess
@@ -11,7 +12,7 @@ import torch
 from harness import ROOT, TINY
 
 from gen_common.finite import DivergenceError, nonfinite_tensors
-from gen_common.runs import RunFolderError
+from gen_common.runs import RunFolderError, RunSetupError
 from sr_image.cli import upscale_main
 
 BASE = ["model=enhancenet_e", *TINY, "logger=none", "test=false", "data.samples_per_epoch=6"]
@@ -44,11 +45,60 @@ def test_a_second_run_into_a_folder_is_refused_and_an_explicit_resume_continues(
         run_train([*BASE, f"ckpt_path={tmp_path / 'nope.ckpt'}"], tmp_path / "fresh")
 
 
+def test_ckpt_path_last_takes_an_interrupted_runs_latest_state(run_train, tmp_path):
+    """A run interrupted before its first validation holds only on_exception.ckpt: the refusal's advice
+    (ckpt_path=last) resumes it; of last.ckpt and on_exception.ckpt the newer is taken."""
+    run = tmp_path / "run"
+    run_train(BASE, run)
+    ckpts = run / "checkpoints"
+    for other in ckpts.glob("step*.ckpt"):
+        other.unlink()
+    (ckpts / "last.ckpt").rename(ckpts / "on_exception.ckpt")  # what ExceptionCheckpoint leaves at step 3
+    with pytest.raises(RunFolderError) as err:
+        run_train(BASE, run)
+    assert f"ckpt_path=last hydra.run.dir={run}" in str(err.value)
+    run_train([*BASE, "trainer.max_steps=6", "ckpt_path=last"], run)
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6  # continued from step 3
+
+
+def test_a_folder_with_only_a_history_suggests_what_works(run_train, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"stage": "val", "step": 3}\n')
+    with pytest.raises(RunFolderError) as err:
+        run_train(BASE, run)
+    assert "wrote no checkpoint to resume from, remove" in str(err.value) and "ckpt_path=last" not in str(err.value)
+
+
+def test_a_half_written_history_line_does_not_stop_a_resume(run_train, tmp_path):
+    run = tmp_path / "run"
+    run_train(BASE, run)
+    history = run / "metrics.jsonl"
+    history.write_text(history.read_text() + '{"stage": "val", "step": 4, "val/ps')  # killed while writing
+    run_train([*BASE, "trainer.max_steps=6", "ckpt_path=last"], run)
+    steps = [json.loads(line)["step"] for line in history.read_text().splitlines()]
+    assert steps == [3, 6]
+
+
+def test_unusable_checkpoints_are_named_before_anything_starts(run_train, tmp_path):
+    run = tmp_path / "run"
+    run_train(BASE, run)
+    data = (run / "checkpoints" / "last.ckpt").read_bytes()
+    cut, weights = tmp_path / "cut.ckpt", tmp_path / "weights.ckpt"
+    cut.write_bytes(data[: len(data) // 2])
+    torch.save({"state_dict": {}}, weights)  # e.g. an imported model: weights, no training state
+    for path, message in ((cut, "cannot be read"), (weights, "is not a training checkpoint")):
+        with pytest.raises(RunFolderError, match=message) as err:
+            run_train([*BASE, f"ckpt_path={path}"], tmp_path / f"resume_{path.stem}")
+        assert str(path) in str(err.value)
+        assert not (tmp_path / f"resume_{path.stem}" / "checkpoints").exists()
+
+
 def test_a_failure_before_the_first_step_writes_no_checkpoint(run_train, tmp_path):
     run, empty = tmp_path / "run", tmp_path / "no_images"
     empty.mkdir()
     (empty / "notes.txt").write_text("not an image")
-    with pytest.raises(ValueError, match="no_images"):  # the data module's setup, inside fit, before step 1
+    with pytest.raises(RunSetupError, match="the data cannot be used .*no_images"):  # read before the trainer
         run_train([*BASE, "data=image_folder", f"data.root={empty}", "data.num_workers=0"], run)
     assert _ckpts(run) == {}
     run_train(BASE, run)  # so the folder is still free for the corrected command
@@ -63,6 +113,7 @@ def test_a_failure_before_the_first_step_writes_no_checkpoint(run_train, tmp_pat
         ("data.batch_size=-2", "data.batch_size must be a positive integer (-2)"),
         ("model.lr_g=nan", "model.lr_g must be a positive finite learning rate (nan)"),
         ("data=image_folder", "data.root is required"),
+        ("data.root='~/no_such_photos'", "data.root does not exist (~/no_such_photos)"),
     ],
 )
 def test_bad_settings_stop_before_anything_is_built(override, message, tmp_path):
@@ -121,7 +172,7 @@ def test_resume_never_runs_code_from_a_checkpoint(run_train, tmp_path, monkeypat
     with crafted.open("wb") as f:
         pickle.dump({"state_dict": {}, "payload": _Marker(marker)}, f)
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # would make a plain torch.load unpickle it
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(RunFolderError, match="could run code"):
         run_train([*BASE, f"ckpt_path={crafted}"], tmp_path / "run")
     assert not marker.exists()
 

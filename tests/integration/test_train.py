@@ -1,8 +1,11 @@
 """Every Table 2.2 variant trains through tools/train.py, writes a checkpoint and an offline W&B run."""
 
+import json
+
 import pytest
 import torch
-from harness import GAN_MODELS, IMAGE_MODELS, RAE_MODELS, TINY, TINY_GAN, TINY_RAE, TINY_VIDEO
+from harness import GAN_MODELS, IMAGE_MODELS, RAE_MODELS, TINY, TINY_GAN, TINY_RAE, TINY_VIDEO, compose_cfg
+from omegaconf import open_dict
 
 from sr_image.module import load_generator
 from sr_video.module import load_net
@@ -122,3 +125,17 @@ def test_autoencoder_trains_fits_densities_and_runs_the_table_6_2_protocol(model
         assert bool(state["density_n.fitted"]) and state["density_n.cov"].shape == (16, 16)
     media = list((out / "wandb").glob("offline-run-*/files/media/images/**/*.png"))
     assert {p.parent.name + "/" + p.name.split("_")[0] for p in media} >= {"train/samples", "val/samples"}
+
+
+def test_train_returns_the_monitored_metric_for_sweepers(train_tool, tmp_path):
+    """Hydra sweepers (Optuna) optimise what the task function returns: by default the checkpoint monitor."""
+    for extra, key in (([], "val/psnr_y"), (["optimized_metric=train/loss"], "train/loss")):
+        cfg = compose_cfg(["model=enhancenet_e", *TINY, "logger=none", "test=false", *extra], tmp_path / key[:3])
+        with open_dict(cfg):
+            del cfg["hydra"]
+        value = train_tool.main.__wrapped__(cfg)  # the function under @hydra.main
+        rows = (tmp_path / key[:3] / "metrics.jsonl").read_text().splitlines()
+        if key.startswith("val/"):  # independent: the last validation row metrics.jsonl recorded
+            assert value == pytest.approx(json.loads(rows[-1])[key])
+        else:
+            assert isinstance(value, float) and value > 0

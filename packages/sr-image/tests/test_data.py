@@ -102,6 +102,14 @@ def test_folder_skips_corrupt_and_small_images(tmp_path, caplog):
     assert images[0].shape == (3, 400, 600)
 
 
+def test_a_folder_under_home_written_with_a_tilde(tmp_path, monkeypatch):
+    """data.root=~/photos: Hydra passes the ~ through; it was a crash (relative_to) after the listing."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _write(tmp_path / "photos" / "cup.png", skimage.data.coffee())
+    images = HRImages("~/photos", "train", min_size=128)
+    assert images.names == ["cup.png"] and images[0].shape == (3, 400, 600)
+
+
 def test_folder_with_no_usable_image(tmp_path):
     _write(tmp_path / "small.png", skimage.data.coffee()[:50, :50])
     with pytest.raises(ValueError, match="no usable images"):

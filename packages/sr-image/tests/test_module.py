@@ -49,7 +49,7 @@ def test_gate_decides_whether_the_discriminator_moves(acc, trained):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_bf16_channels_last_step_on_gpu():
-    from gen_common.callbacks import ChannelsLast
+    from gen_common.callbacks import ChannelsLast, FiniteGuard
 
     module = EnhanceNet(
         num_blocks=1, num_filters=8, pixel_weight=0.0, perceptual_weights={"pool2": 0.2},
@@ -57,9 +57,9 @@ def test_bf16_channels_last_step_on_gpu():
     )  # fmt: skip
     trainer = pl.Trainer(
         accelerator="gpu", devices=1, precision="bf16-mixed", max_steps=2, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, limit_val_batches=0, callbacks=[ChannelsLast()],
+        enable_progress_bar=False, limit_val_batches=0, callbacks=[ChannelsLast(), FiniteGuard()],
     )  # fmt: skip
-    trainer.fit(module, DataLoader(_Crops(), batch_size=2))
+    trainer.fit(module, DataLoader(_Crops(), batch_size=2))  # FiniteGuard: GPU losses beside CPU-made counters
     assert trainer.global_step == 2
     assert module.generator.head[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert all(torch.isfinite(p).all() for p in module.generator.parameters())

@@ -86,6 +86,13 @@ def test_evaluate_prints_a_table_and_writes_per_frame_psnr(tmp_path, ckpt, capsy
     assert evaluate_main(argv) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert (tmp_path / "e.json").read_text() == before
+    # existing profiles too (they were replaced silently); with --overwrite both are replaced
+    profile = tmp_path / "prof" / "carphone_pristine_profile.png"
+    profile.write_bytes(b"an earlier profile")
+    assert evaluate_main(["--ckpt", f"FRVSR={ckpt}", "--max-frames", "4", "--profiles", str(tmp_path / "prof")]) == 2
+    assert "already holds profiles" in capsys.readouterr().err and profile.read_bytes() == b"an earlier profile"
+    assert evaluate_main([*argv, "--profiles", str(tmp_path / "prof"), "--overwrite"]) == 0
+    assert profile.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_truncated_input_leaves_no_output(tmp_path, ckpt, capsys):
@@ -149,3 +156,23 @@ def test_overwrite_replaces_only_a_complete_output(tmp_path, ckpt):
     assert out.read_bytes() == b"the user's file"
     assert upscale_main([str(src), "--ckpt", str(ckpt), "-o", str(out), "--overwrite"]) == 0
     assert len(list(read_frames(out))) == 3
+
+
+def test_overwrite_replaces_a_frame_folder_but_never_another_folder_or_the_input(tmp_path, ckpt, capsys):
+    src = _video(tmp_path / "in.mp4", 3)
+    frames = tmp_path / "frames"
+    assert upscale_main([str(src), "--ckpt", str(ckpt), "-o", str(frames), "--max-frames", "2"]) == 0
+    assert upscale_main([str(src), "--ckpt", str(ckpt), "-o", str(frames), "--overwrite"]) == 0  # our frames: replaced
+    assert sorted(p.name for p in frames.iterdir()) == ["000000.png", "000001.png", "000002.png"]
+
+    photos = tmp_path / "photos"  # a folder of the user's: --overwrite must not delete it
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"irreplaceable")
+    assert upscale_main([str(src), "--ckpt", str(ckpt), "-o", str(photos), "--overwrite"]) == 2
+    assert "does not replace" in capsys.readouterr().err
+    assert (photos / "holiday.jpg").read_bytes() == b"irreplaceable"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no partial left
+
+    assert upscale_main([str(frames), "--ckpt", str(ckpt), "-o", str(frames), "--overwrite"]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert len(list(frames.iterdir())) == 3

@@ -117,6 +117,14 @@ class ChannelsLast(pl.Callback):
         pl_module.to(memory_format=torch.channels_last)
 
 
+def _parse_row(line: str) -> dict | None:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return row if isinstance(row, dict) else None
+
+
 class MetricsHistory(pl.Callback):
     """Append every validation's and test's logged metrics to ``<dirpath>/metrics.jsonl``, whatever the logger.
 
@@ -140,8 +148,9 @@ class MetricsHistory(pl.Callback):
         """On resume: drop the rows after the checkpoint's step (they belong to the abandoned continuation)."""
         if not trainer.ckpt_path or not trainer.is_global_zero or not self.path.is_file():
             return
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        kept = [r for r in rows if r.get("stage") == "val" and r.get("step", 0) <= trainer.global_step]
+        rows = [_parse_row(line) for line in self.path.read_text(errors="replace").splitlines()]
+        # a line the killed run left half-written is dropped with the rest of the abandoned continuation
+        kept = [r for r in rows if r and r.get("stage") == "val" and r.get("step", 0) <= trainer.global_step]
         with atomic_output(self.path) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
@@ -166,16 +175,24 @@ class FiniteGuard(pl.Callback):
     host sync on the stacked values), so the step named is the one whose loss was non-finite; the weights are
     checked before each validation. Every checkpoint is checked tensor by tensor before it is written:
     ModelCheckpoint never writes a diverged state, so the best and last checkpoints stay the last good ones.
+    With several processes (DDP) the decision is shared, so every rank stops at the same step.
     """
+
+    @staticmethod
+    def _stop_everywhere(trainer: pl.Trainer, bad: bool) -> bool:
+        return trainer.strategy.reduce_boolean_decision(bad, all=False)  # any rank diverged: all stop
 
     def _check_losses(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         logged = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
-        if not logged or bool(torch.isfinite(torch.stack([v.float() for v in logged.values()])).all()):
+        # values logged on the CPU (counters) and on the GPU (losses) are checked in one sync on the module's device
+        values = [torch.as_tensor(v).detach().float().reshape(-1).to(module.device) for v in logged.values()]
+        bad = bool(values) and not bool(torch.isfinite(torch.cat(values)).all())
+        if not self._stop_everywhere(trainer, bad):
             return
-        bad = ", ".join(f"{k} = {float(v)}" for k, v in logged.items() if not torch.isfinite(v))
+        names = ", ".join(f"{k} = {float(v)}" for k, v in logged.items() if not torch.isfinite(v).all())
         raise DivergenceError(
-            f"training diverged at step {trainer.global_step}: {bad}. Likely cause: a learning rate too high "
-            f"for this model ({_lr_hints(module)}), or non-finite input data"
+            f"training diverged at step {trainer.global_step}: {names or 'a loss on another process'}. Likely "
+            f"cause: a learning rate too high for this model ({_lr_hints(module)}), or non-finite input data"
         )
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
@@ -186,7 +203,7 @@ class FiniteGuard(pl.Callback):
             return
         self._check_losses(trainer, pl_module)  # validation inside fit: the last step's losses, then the weights
         bad = nonfinite_tensors(pl_module.state_dict())
-        if bad:
+        if self._stop_everywhere(trainer, bool(bad)):
             raise DivergenceError(
                 f"training diverged at step {trainer.global_step}: the update made {len(bad)} weight tensor(s) "
                 f"non-finite ({', '.join(bad[:3])}) although the losses were finite. Likely cause: a learning "
@@ -220,6 +237,7 @@ class ExceptionCheckpoint(pl.Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, DivergenceError) or trainer.global_step == 0:
             return
-        if nonfinite_tensors(pl_module.state_dict()):
+        optimizers = [o.state_dict() for o in trainer.optimizers]
+        if nonfinite_tensors({"state_dict": pl_module.state_dict(), "optimizer_states": optimizers}):
             return
         trainer.save_checkpoint(self.path)

@@ -141,25 +141,29 @@ def check_run_settings(data: Mapping, model: Mapping) -> None:
 def resolve_resume(output_dir: str | Path, ckpt_path: str | None) -> str | None:
     """Check a run's folder before anything starts; the checkpoint to resume from (``None``: a fresh run).
 
-    A run resumes only when asked: ``ckpt_path=PATH``, or ``ckpt_path=last`` for ``<output_dir>/checkpoints/
-    last.ckpt``. A fresh run (or a resume from another folder's checkpoint) into a folder that already holds a
-    run's checkpoints or ``metrics.jsonl`` is refused, so nothing of that run is continued or mixed by accident.
+    A run resumes only when asked: ``ckpt_path=PATH``, or ``ckpt_path=last`` for the newer of ``<output_dir>/
+    checkpoints/last.ckpt`` and ``on_exception.ckpt`` (an interrupted run's latest state). A fresh run (or a resume
+    from another folder's checkpoint) into a folder that already holds a run's checkpoints or ``metrics.jsonl``
+    is refused, so nothing of that run is continued or mixed by accident. The checkpoint is read once here
+    (``weights_only=True``), so a damaged or foreign file is named before W&B and the trainer start.
 
     Raises:
-        RunFolderError: the folder holds another run, or ``ckpt_path`` names no file.
+        RunFolderError: the folder holds another run, or ``ckpt_path`` names no readable training checkpoint.
     """
     out = Path(output_dir)
     ckpt_dir = out / "checkpoints"
-    held = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
-    held += [out / "metrics.jsonl"] if (out / "metrics.jsonl").is_file() else []
+    ckpts = sorted(ckpt_dir.glob("*.ckpt")) if ckpt_dir.is_dir() else []
+    held = ckpts + ([out / "metrics.jsonl"] if (out / "metrics.jsonl").is_file() else [])
     if ckpt_path == "last":
-        last = ckpt_dir / "last.ckpt"
-        if not last.is_file():
+        latest = [p for p in (ckpt_dir / "last.ckpt", ckpt_dir / "on_exception.ckpt") if p.is_file()]
+        if not latest:
             raise RunFolderError(
-                f"ckpt_path=last, but there is no checkpoint ({last}): name the run folder to resume with "
-                f"hydra.run.dir=<run folder>, or give the checkpoint file as ckpt_path=/path/to/last.ckpt"
+                f"ckpt_path=last, but there is no checkpoint ({ckpt_dir / 'last.ckpt'}): name the run folder to "
+                f"resume with hydra.run.dir=<run folder>, or give the checkpoint file as ckpt_path=/path/to/last.ckpt"
             )
-        return str(last)
+        path = max(latest, key=lambda p: p.stat().st_mtime_ns)
+        check_training_checkpoint(path)
+        return str(path)
     if ckpt_path is not None:
         path = Path(ckpt_path).expanduser()
         if not path.is_file():
@@ -167,12 +171,48 @@ def resolve_resume(output_dir: str | Path, ckpt_path: str | None) -> str | None:
                 f"checkpoint to resume from does not exist ({path}): check ckpt_path, e.g. "
                 f"ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt"
             )
+        check_training_checkpoint(path)
         if out.resolve() in path.resolve().parents or not held:
             return str(path)
     if held:
         names = ", ".join(str(p.relative_to(out)) for p in held[:3])
+        resume = (
+            f"or resume that run with ckpt_path=last hydra.run.dir={out}"
+            if ckpts
+            else f"or, as that run wrote no checkpoint to resume from, remove {out}"
+        )
         raise RunFolderError(
             f"the run folder already holds another run ({out}: {names}): start a new folder (leave out "
-            f"hydra.run.dir, or choose another), or resume that run with ckpt_path=last hydra.run.dir={out}"
+            f"hydra.run.dir, or choose another), {resume}"
         )
     return None
+
+
+def check_training_checkpoint(path: Path) -> None:
+    """A file ``fit(ckpt_path=...)`` can resume from: readable with ``weights_only=True``, a Lightning checkpoint.
+
+    Raises:
+        RunFolderError: damaged, not a checkpoint, holding objects other than tensors and plain values (it could
+            run code), or a weights-only file (an imported model) that holds no training state.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise RunFolderError(
+            f"checkpoint {path} holds objects other than tensors and plain values, which could run code, so it is "
+            f"not loaded: resume from a checkpoint tools/train.py wrote ({str(err).splitlines()[0][:200]})"
+        ) from err
+    except (RuntimeError, OSError, EOFError, ValueError) as err:
+        raise RunFolderError(
+            f"checkpoint {path} cannot be read ({str(err).splitlines()[0][:200]}): the file is damaged or not a "
+            f"PyTorch checkpoint; resume from another checkpoint of the run"
+        ) from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "global_step" not in ckpt:
+        raise RunFolderError(
+            f"checkpoint {path} is not a training checkpoint (no state_dict / global_step, e.g. an imported model): "
+            f"it can be evaluated or used for upscaling, not resumed"
+        )

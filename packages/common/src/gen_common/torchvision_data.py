@@ -24,6 +24,7 @@ def open_torchvision(name: str, root: str | None, download: bool, offline_hint: 
             f"data.dataset={name} needs data.root=DIR (where torchvision keeps it; data.download=true on a machine "
             f"with network). Offline, use the embedded data: {offline_hint}"
         )
+    root = str(Path(root).expanduser())
     try:
         return getattr(tvd, TORCHVISION_DATASETS[name])(root, download=download, **kwargs)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted. You can use download=True ..."

@@ -131,6 +131,7 @@ class HRImages:
                 sizes.append((*img.shape[-2:], True))
             source = f"embedded {split} images"
         else:
+            root = Path(root).expanduser()  # data.root=~/photos (Hydra passes the ~ through)
             source = str(root)
             bad = []
             for path in list_image_files(root):

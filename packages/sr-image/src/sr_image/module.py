@@ -156,7 +156,7 @@ class EnhanceNet(pl.LightningModule):
             "loss_d": loss_d.detach(),
             "d_acc_real": acc_real,
             "d_acc_fake": acc_fake,
-            "d_trained": torch.tensor(float(train_d)),
+            "d_trained": torch.tensor(float(train_d), device=self.device),
         }
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

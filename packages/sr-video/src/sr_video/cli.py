@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         info = video_info(src)
         default = src.with_name(f"{src.stem}_x{net.scale}" + (src.suffix if src.is_file() else ""))
         out = Path(args.output) if args.output else default
+        if out.resolve() == src.resolve():
+            raise ValueError(f"output {out} is the input: choose another -o (the input is never replaced)")
         _check_output(out, args.overwrite)
         w, h = info.get("width"), info.get("height")
         if w and h and (w < 8 or h < 8):

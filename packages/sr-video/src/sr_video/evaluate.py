@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-flicker", action="store_true", help="skip the temporal-consistency measure (slow on CPU)")
     p.add_argument("--profiles", help="folder for the temporal-profile PNGs (Fig. 3.6)")
     p.add_argument("--json", help="write all numbers, per-frame PSNR included, here")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file / --profiles")
     p.add_argument("--wandb", metavar="PROJECT", help="also log the table and profiles to W&B (offline without a key)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
@@ -75,9 +75,6 @@ def evaluate(args) -> dict:
                 row["flicker"] = temporal_consistency(est, hr).item()
             results[name][method] = row
         profiles[name] = torch.cat([temporal_profile(v) for v in [*outs.values(), hr]], dim=-1)
-        if args.profiles:
-            Path(args.profiles).mkdir(parents=True, exist_ok=True)
-            save_image(profiles[name], Path(args.profiles) / f"{name}_profile.png")
     return {"results": results, "profiles": profiles, "methods": list(outs)}
 
 
@@ -109,15 +106,45 @@ def check_json_path(value: str | None, overwrite: bool) -> None:
         raise FileNotFoundError(f"--json folder {path.parent} does not exist or is not writable")
 
 
+def check_profiles_folder(value: str | None, overwrite: bool) -> None:
+    """The --profiles folder, checked before the evaluation: writable, and no earlier profiles replaced silently."""
+    if not value:
+        return
+    folder = Path(value).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--profiles {folder} is a file; give a folder name")
+    old = sorted(folder.glob("*_profile.png")) if folder.is_dir() else []
+    if old and not overwrite:
+        raise FileExistsError(
+            f"--profiles {folder} already holds profiles ({old[0].name}, ...); pass --overwrite to replace them, "
+            f"or choose another folder"
+        )
+    parent = folder if folder.is_dir() else folder.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise FileNotFoundError(f"--profiles folder {parent} does not exist or is not writable")
+
+
+def write_profiles(profiles: dict, value: str) -> None:
+    """One PNG per video, each written all or nothing (after the whole evaluation succeeded)."""
+    folder = Path(value).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, profile in profiles.items():
+        with atomic_output(folder / f"{name}_profile.png") as tmp:
+            save_image(profile, tmp)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         check_json_path(args.json, args.overwrite)
+        check_profiles_folder(args.profiles, args.overwrite)
         out = evaluate(args)
     except (OSError, ValueError, VideoReadError) as err:
         print(f"sr-video-evaluate: error: {err}", file=sys.stderr)
         return 2
     print(table(out["results"], out["methods"]))
+    if args.profiles:
+        write_profiles(out["profiles"], args.profiles)
     if args.json:
         with atomic_output(Path(args.json).expanduser()) as tmp:
             tmp.write_text(json.dumps({"settings": vars(args), "results": out["results"]}, indent=1))

