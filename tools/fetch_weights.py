@@ -4,7 +4,8 @@
     python tools/fetch_weights.py                    # every network the project uses
     python tools/fetch_weights.py inception_v3_fid   # just one
 
-The networks: VGG-19 and ResNet-50 (torchvision's ImageNet weights; sr-image) and the FID Inception-V3
+The networks: VGG-19, ResNet-50 and AlexNet (torchvision's ImageNet weights; sr-image: losses, recognition,
+LPIPS) and the FID Inception-V3
 (torch-fidelity's port of the TF FID network; prd-metric, needs torch-fidelity installed).
 Copy ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch/hub/checkpoints``) to the offline machine.
 """

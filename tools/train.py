@@ -16,13 +16,15 @@ The return value (for Hydra sweepers such as Optuna) is the final value of ``opt
 metric the model is checkpointed by (its ``monitor``).
 """
 
+from __future__ import annotations
+
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import lightning.pytorch as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
@@ -30,7 +32,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gen_common.finite import DivergenceError
 from gen_common.runs import RunSetupError, check_run_settings, resolve_resume
-from gen_common.weights import WeightsUnavailableError
+
+if TYPE_CHECKING:  # torch and Lightning load in train(), so --help answers at once
+    import lightning.pytorch as pl
 
 os.environ.setdefault("WANDB_SILENT", "true")
 log = logging.getLogger("train")
@@ -82,8 +86,18 @@ def setup_data(datamodule: pl.LightningDataModule) -> None:
     again inside ``fit``; our data modules keep what they read)."""
     try:
         datamodule.setup("fit")
+        batches = len(datamodule.train_dataloader())  # (building a DataLoader starts no worker)
     except (ValueError, OSError) as err:  # an empty or unreadable folder, a missing dataset, an unusable size
         raise RunSetupError(f"the data cannot be used ({err})") from err
+    except TypeError:  # an iterable-style dataset has no length: nothing to check
+        return
+    if batches == 0:  # Lightning would "train" 0 steps and exit 0
+        hp = getattr(datamodule, "hparams", {})
+        sizes = ", ".join(f"data.{k}={hp[k]}" for k in ("samples_per_epoch", "batch_size") if k in hp)
+        raise RunSetupError(
+            f"the training data gives no full batch per epoch ({sizes or type(datamodule).__name__}): lower "
+            f"data.batch_size or give more samples"
+        )
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], str | None]:
@@ -98,6 +112,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], str | None]:
             folder holds another run, or ``ckpt_path`` names no readable checkpoint (all before any training).
         DivergenceError: a non-finite loss or checkpoint stopped the run.
     """
+    import lightning.pytorch as pl
+
+    from gen_common.loggers import quiet_library_noise
+    from gen_common.weights import WeightsUnavailableError
+
+    quiet_library_noise()
     apply_debug_sizes(cfg)
     check_run_settings(cfg.data, cfg.model)
     ckpt_path = resolve_resume(cfg.paths.output_dir, cfg.get("ckpt_path"))

@@ -1,11 +1,12 @@
 """Shared callbacks and logger helpers."""
 
 import random
+import time
 
 import numpy as np
 import torch
 
-from gen_common.callbacks import RNGStateCallback, panels_to_grid
+from gen_common.callbacks import RNGStateCallback, TimedProgressBar, panels_to_grid
 from gen_common.loggers import wandb_mode
 
 
@@ -51,3 +52,16 @@ def test_channels_last_callback_converts_conv_weights():
     ChannelsLast().setup(None, module, "fit")
     assert module.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert not module.conv.weight.is_contiguous()
+
+
+def test_progress_bar_redraws_by_time_not_by_batch_count():
+    """A CPU run sat at 0/10 for minutes with Lightning's count-based refresh (every 10 batches)."""
+    bar = TimedProgressBar(refresh_seconds=0.2)
+    assert bar._should_update(1, 100)  # the first batch is drawn at once
+    assert not bar._should_update(2, 100)  # a moment later: not yet
+    assert bar._should_update(100, 100)  # the last batch always
+    time.sleep(0.25)
+    assert bar._should_update(3, 100)  # after refresh_seconds: drawn whatever the count
+    bar.disable()
+    time.sleep(0.25)
+    assert not bar._should_update(4, 100)

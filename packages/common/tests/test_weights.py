@@ -47,13 +47,13 @@ def test_offline_without_cache_fails_with_three_fixes(name, offline):
 
 def test_unknown_network():
     with pytest.raises(ValueError, match="unknown network"):
-        resolve_weights("alexnet", "random")
+        resolve_weights("lenet", "random")
 
 
 def test_registry_covers_the_fid_inception(offline):
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
-    assert known_networks() == ["vgg19", "resnet50", "inception_v3_fid"]
+    assert known_networks() == ["vgg19", "resnet50", "alexnet", "inception_v3_fid"]
     # The file torch-fidelity and torchmetrics themselves cache, so one download serves all three.
     assert cached_weights_path("inception_v3_fid") == offline / "hub" / "checkpoints" / URL_INCEPTION_V3.split("/")[-1]
 

@@ -1,14 +1,14 @@
 """Cross-cutting pieces shared by every package of the monorepo (no model code)."""
 
-from gen_common.color import rgb_to_y
-from gen_common.images import ImageReadError, list_image_files, read_image
-from gen_common.weights import WeightsUnavailableError, resolve_weights
+from gen_common.lazy import lazy_exports
 
-__all__ = [
-    "ImageReadError",
-    "WeightsUnavailableError",
-    "list_image_files",
-    "read_image",
-    "resolve_weights",
-    "rgb_to_y",
-]
+_EXPORTS = {
+    "ImageReadError": "gen_common.images",
+    "WeightsUnavailableError": "gen_common.weights",
+    "list_image_files": "gen_common.images",
+    "read_image": "gen_common.images",
+    "resolve_weights": "gen_common.weights",
+    "rgb_to_y": "gen_common.color",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

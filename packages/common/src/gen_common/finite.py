@@ -2,8 +2,6 @@
 
 from collections.abc import Mapping
 
-import torch
-
 
 class DivergenceError(RuntimeError):
     """Training produced a non-finite loss or parameter; the message names the step, the terms and the cause."""
@@ -14,6 +12,8 @@ def nonfinite_tensors(obj: object, prefix: str = "") -> list[str]:
 
     One host sync per tensor: meant for checkpoints and loading, not for every training step.
     """
+    import torch  # here, not at the top: tools/train.py's --help imports this module
+
     if isinstance(obj, torch.Tensor):
         bad = (obj.is_floating_point() or obj.is_complex()) and not bool(torch.isfinite(obj).all())
         return [prefix or "<tensor>"] if bad else []

@@ -122,6 +122,13 @@ _REGISTRY: dict[str, _Network] = {
         layout="torchvision",
         check_hash=True,
     ),
+    "alexnet": _Network(
+        build=lambda: torchvision.models.alexnet(weights=None),
+        url=lambda: torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url,
+        purpose="LPIPS, the learned perceptual distance of tools/evaluate.py (Zhang et al. 2018)",
+        layout="torchvision",
+        check_hash=True,
+    ),
     "inception_v3_fid": _Network(
         build=lambda: _fid_inception_class()(),
         url=_fid_inception_url,
@@ -184,8 +191,9 @@ def resolve_weights(name: str, spec: str = "imagenet", option: str = "weights") 
     """Build the network ``name`` with weights from ``spec``; frozen and in eval mode.
 
     Args:
-        name: one of :func:`known_networks`: ``"vgg19"``, ``"resnet50"`` (torchvision) or ``"inception_v3_fid"``
-            (torchmetrics' FID Inception-V3, Pool3 output (N, 2048), uint8 input; see ``FIDInceptionV3``).
+        name: one of :func:`known_networks`: ``"vgg19"``, ``"resnet50"``, ``"alexnet"`` (torchvision) or
+            ``"inception_v3_fid"`` (torchmetrics' FID Inception-V3, Pool3 output (N, 2048), uint8 input; see
+            ``FIDInceptionV3``).
         spec: ``"imagenet"`` | ``"random"`` | path to a state_dict file.
         option: the config key the user sets, quoted in error messages (e.g. ``model.vgg_weights``).
 

@@ -1,5 +1,7 @@
 """EnhanceNet: single-image super-resolution through automated texture synthesis (thesis ch. 2)."""
 
-from sr_image.nets import EnhanceNetDiscriminator, EnhanceNetGenerator
+from gen_common.lazy import lazy_exports
 
-__all__ = ["EnhanceNetDiscriminator", "EnhanceNetGenerator"]
+_EXPORTS = {"EnhanceNetDiscriminator": "sr_image.nets", "EnhanceNetGenerator": "sr_image.nets"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

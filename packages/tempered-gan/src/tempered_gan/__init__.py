@@ -1,6 +1,8 @@
 """Tempered Adversarial Networks (thesis ch. 4): a lens for DCGAN, LSGAN and WGAN-GP."""
 
-from tempered_gan.losses import gradient_penalty, lens_lambda, objectives
-from tempered_gan.nets import Discriminator, Generator, Lens
+from gen_common.lazy import lazy_exports
 
-__all__ = ["Discriminator", "Generator", "Lens", "gradient_penalty", "lens_lambda", "objectives"]
+_EXPORTS = dict.fromkeys(("Discriminator", "Generator", "Lens"), "tempered_gan.nets")
+_EXPORTS |= dict.fromkeys(("gradient_penalty", "lens_lambda", "objectives"), "tempered_gan.losses")
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
