@@ -9,19 +9,24 @@ STAMP  := $(VENV)/.installed
 PKGS   := packages/common packages/sr-image packages/sr-video packages/prd-metric packages/tempered-gan packages/rae
 ARGS   ?=
 
-.PHONY: help install train test test-full lint format bench weights clean
+.PHONY: help install lock train test test-full lint format bench weights clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PKGS))
+$(STAMP): pyproject.toml constraints.txt $(addsuffix /pyproject.toml,$(PKGS))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q $(addprefix -e ,$(PKGS)) --group dev
+	$(PY) -m pip install -q -c constraints.txt $(addprefix -e ,$(PKGS)) --group dev
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv with every package installed editable
+install: $(STAMP)  ## create .venv with every package installed editable, at the versions of constraints.txt
+
+lock: $(STAMP)  ## rewrite constraints.txt from .venv (after a deliberate upgrade; then make test)
+	{ sed -n '1,3p' constraints.txt; $(PY) -m pip freeze --exclude-editable \
+	  | grep -viE '^(torch|torchvision|triton|nvidia-[a-z0-9-]*|cuda-[a-z0-9-]*)=='; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 train: $(STAMP)  ## default experiment: EnhanceNet-PAT on the embedded images (ARGS="..." for overrides)
 	$(PY) tools/train.py $(ARGS)

@@ -60,11 +60,22 @@ def hr_folder(tmp_path_factory) -> Path:
     return root
 
 
-def evaluate_main():
+def evaluate_tool():
     spec = importlib.util.spec_from_file_location("evaluate_tool", EVALUATE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    return module
+
+
+def evaluate_main():
+    return evaluate_tool().main
+
+
+def test_downsample_choices_are_the_librarys():
+    """The parser writes the names out (so that --help loads no torch); they must stay sr_image.data's."""
+    from sr_image.data import DOWNSAMPLERS
+
+    assert set(evaluate_tool().DOWNSAMPLE_METHODS) == set(DOWNSAMPLERS)
 
 
 def skimage_bicubic_psnr(folder: Path, scale: int) -> float:
@@ -99,9 +110,12 @@ def parse_tables(stdout: str) -> dict[str, dict[str, list[str]]]:
 def test_evaluate_table_matches_skimage(ckpt, hr_folder, tmp_path, capsys):
     # In-process (the CLI entry itself is exercised by the subprocess test below): saves an interpreter start.
     args = ["--ckpt", str(ckpt), "--ckpt", f"again={ckpt}", "--sets", "embedded", str(hr_folder), "--device", "cpu"]
+    args += ["--lpips-weights", "random"]  # (no ImageNet AlexNet offline; the metric itself: sr-image test_lpips)
     assert evaluate_main()([*args, "--json", str(tmp_path / "r.json")]) == 0
-    tables = parse_tables(capsys.readouterr().out)
-    assert set(tables) == {"PSNR", "SSIM", "HF"}
+    out, err = capsys.readouterr()
+    tables = parse_tables(out)
+    assert "TinySet: " in err and "img" in err  # a progress bar per set, on stderr (cleared when done)
+    assert set(tables) == {"PSNR", "SSIM", "HF", "LPIPS"}
     run = ckpt.parent.parent.name  # default label: the run folder
     for table in tables.values():
         assert table.pop("header") == ["Bicubic", run, "again"]
@@ -114,6 +128,8 @@ def test_evaluate_table_matches_skimage(ckpt, hr_folder, tmp_path, capsys):
     for _n, bicubic, ours, _ in tables["SSIM"].values():
         assert 0 < float(bicubic) <= 1 and -1 <= float(ours) <= 1
     assert float(tables["PSNR"]["TinySet"][1]) == pytest.approx(skimage_bicubic_psnr(hr_folder, 4), abs=0.01)
+    for _n, bicubic, ours, _ in tables["LPIPS"].values():
+        assert float(bicubic) > 0 and float(ours) > 0  # a distance: > 0 for an image that is not the HR one
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["settings"]["ckpt"] == {run: str(ckpt), "again": str(ckpt)}
     assert record["settings"]["downsample"] == "bicubic"
@@ -134,10 +150,12 @@ def test_pil_lanczos_inputs_and_panels(ckpt, tmp_path, capsys):
     for method in ("bicubic", "pil_lanczos"):
         panels = tmp_path / f"{method}.png"
         args = ["--ckpt", f"m={ckpt}", "--downsample", method, "--panels", str(panels), "--panel-size", "40"]
+        args += ["--lpips-weights", "none"]
         assert evaluate_main()(args) == 0
         out = capsys.readouterr().out
         assert f"LR inputs: {method} downsampling" in out and "LR nearest | Bicubic | m | HR" in out
         psnr[method] = parse_tables(out)["PSNR"]["embedded"]
+        assert "LPIPS" not in parse_tables(out)
         assert Image.open(panels).size == (4 * 40 + 5 * 4, 3 * 40 + 4 * 4)  # 4 columns, 3 images, 4 px padding
     assert psnr["bicubic"] != psnr["pil_lanczos"]
     assert evaluate_main()(["--ckpt", str(ckpt), "--panels", str(tmp_path / "p.jpg")]) == 2
@@ -156,6 +174,16 @@ def test_foreign_checkpoint_exit_2(tmp_path):
     assert str(path) in proc.stderr and "not an EnhanceNet checkpoint" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert proc.stdout == ""
+
+
+def test_lpips_weights_unavailable_offline_exit_2_before_the_work(ckpt, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty cache; downloads go to a closed port
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert evaluate_main()(["--ckpt", str(ckpt), "--json", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "alexnet pretrained weights are needed for LPIPS" in err and "--lpips-weights=random" in err
+    assert "--lpips-weights" in err and not (tmp_path / "r.json").exists()
 
 
 def test_missing_inputs_exit_2(ckpt, tmp_path, capsys):

@@ -114,8 +114,10 @@ def test_a_failure_before_the_first_step_writes_no_checkpoint(run_train, tmp_pat
         ("model.lr_g=nan", "model.lr_g must be a positive finite learning rate (nan)"),
         ("data=image_folder", "data.root is required"),
         ("data.root='~/no_such_photos'", "data.root does not exist (~/no_such_photos)"),
-        ("data.samples_per_epoch=8", "the training data gives no full batch per epoch (data.samples_per_epoch=8, "
-         "data.batch_size=16)"),  # fmt: skip
+        (
+            "data.samples_per_epoch=8",
+            "the training data gives no full batch per epoch (data.samples_per_epoch=8, data.batch_size=16)",
+        ),  # fmt: skip
     ],
 )
 def test_bad_settings_stop_before_anything_is_built(override, message, tmp_path):

@@ -19,6 +19,16 @@ def test_rgb_to_y_matches_skimage_bt601():
     np.testing.assert_allclose(y.numpy(), ref, atol=1e-8)
 
 
+def test_kornia_luma_is_the_full_range_y_not_matlabs():
+    # Why rgb_to_y stays hand-written: kornia's Y is full-range Y' in [0, 1]; MATLAB's studio Y is 16 + 219 Y'.
+    kornia_color = pytest.importorskip("kornia.color")
+    rgb = torch.from_numpy(skimage.data.astronaut()).permute(2, 0, 1).double() / 255
+    full = kornia_color.rgb_to_ycbcr(rgb)[:1]
+    torch.testing.assert_close(kornia_color.rgb_to_grayscale(rgb), full)
+    assert (255 * full - rgb_to_y(rgb)).abs().max() > 15  # up to 20 levels apart on this photograph
+    torch.testing.assert_close(16 + 219 * full, rgb_to_y(rgb), rtol=0, atol=1e-10)
+
+
 def test_rgb_to_y_rejects_non_rgb():
     with pytest.raises(ValueError, match="RGB"):
         rgb_to_y(torch.zeros(1, 4, 8, 8))

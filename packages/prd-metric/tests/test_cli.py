@@ -31,13 +31,15 @@ def test_compare_feature_files(feature_files, capsys):
     argv = ["compare", "--ref", str(d / "ref.npy"), "--eval", str(d / "half.npy"), "--eval", str(d / "full.pt")]
     argv += ["--labels", "half", "full", "--plot", str(d / "prd.png"), "--json", str(d / "out.json"), *FAST]
     assert main(argv) == 0
-    table = capsys.readouterr().out
-    assert "half" in table and "full" in table and "F_8" in table
+    out, err = capsys.readouterr()
+    assert "half" in out and "full" in out and "F_8" in out
+    assert "k-means half" in err and "2/2" in err  # progress on stderr: one bar per clustering, in runs
     settings = json.loads((d / "out.json").read_text())["settings"]
     for key in ("num_clusters", "num_runs", "num_angles", "seed", "backend", "enforce_balance", "beta", "subsample",
                 "embedding", "weights", "image_size", "device"):  # fmt: skip
         assert key in settings, key
     assert settings["num_clusters"] == 10 and settings["seed"] == 0 and settings["kmeans"]["n_init"] == 3
+    assert settings["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto, resolved
     assert {"prd-metric", "torch", "scikit-learn", "torchmetrics", "torch-fidelity"} <= set(settings["versions"])
     record = json.loads((d / "out.json").read_text())
     half, full = record["results"]
@@ -70,6 +72,15 @@ def test_compare_errors(feature_files, capsys, make, extra, message):
     assert main(["compare", "--ref", str(d / "ref.npy"), "--eval", str(bad), *extra, *FAST]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_explicit_cuda_without_cuda_is_an_error(feature_files, tmp_path, capsys):
+    ref = str(feature_files / "ref.npy")
+    assert main(["compare", "--ref", ref, "--eval", ref, "--device", "cuda", *FAST]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+    assert main(["modes", "--device", "cuda", "--plot", str(tmp_path / "m.png")]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err and not (tmp_path / "m.png").exists()
 
 
 def test_output_may_not_be_an_input(feature_files, capsys):
@@ -107,4 +118,6 @@ def test_compare_image_folders_gives_fid(tmp_path, capsys):
     row = json.loads((tmp_path / "o.json").read_text())["results"][0]
     assert row["kind"] == "images" and row["num_images"] == 60 and row["size"] == 32
     assert row["fid"] > 0
-    assert "FID" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "FID" in out
+    assert "real" in err and "fake" in err and "60/60" in err and "img" in err  # embedding bars, per folder

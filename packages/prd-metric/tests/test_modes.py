@@ -30,6 +30,8 @@ def test_dropping_and_inventing_modes_on_digits(tmp_path, capsys):
     assert max(q4["fid"], q6["fid"]) < 2 * min(q4["fid"], q6["fid"])  # FID: similar ...
     assert q6["f8"] - q4["f8"] > 0.1 and q4["f1_8"] - q6["f1_8"] > 0.1  # ... PRD: opposite failure modes
     assert (tmp_path / "m.png").exists()
+    err = capsys.readouterr().err
+    assert "embedding" in err and "img" in err and "k-means" in err and "30/30" in err  # 10 sets x 3 runs
 
 
 def test_dataset_errors(tmp_path):

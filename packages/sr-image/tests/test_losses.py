@@ -1,9 +1,13 @@
 """Losses of Sec. 2.4.2 against closed forms and naive loops."""
 
 import pytest
+import skimage.data
 import torch
+import torchvision
 
+from gen_common.weights import IMAGENET_MEAN, IMAGENET_STD
 from sr_image.losses import (
+    VGG19_LAYERS,
     VGGFeatures,
     adversarial_loss,
     discriminator_accuracy,
@@ -15,6 +19,7 @@ from sr_image.losses import (
     pixel_loss,
     texture_loss,
 )
+from sr_image.module import EnhanceNet
 
 
 def naive_patch_gram(feat, p):
@@ -72,6 +77,10 @@ def test_adversarial_losses_match_eq_2_7_and_2_8():
 def test_discriminator_accuracy_and_gate():
     acc_r, acc_f = discriminator_accuracy(torch.tensor([1.0, 2.0, -1.0, 3.0]), torch.tensor([-1.0, 1.0]))
     assert acc_r == 0.75 and acc_f == 0.5
+    # logits that happen to lie in [0, 1] are still logits (D(x) = sigmoid > 0.5 iff logit > 0); torchmetrics'
+    # binary_accuracy would read them as probabilities and score 0.5 here
+    acc_r, acc_f = discriminator_accuracy(torch.tensor([0.2, 0.9, -0.1, 0.7]), torch.tensor([0.1, -0.3]))
+    assert acc_r == 0.75 and acc_f == 0.5
     t = torch.tensor
     # trains when either accuracy is below the threshold, skips only when D is good on both
     assert discriminator_gate(t(0.9), t(0.9), 0.8) == torch.tensor(False)
@@ -101,7 +110,53 @@ def test_vgg_features_layers_and_gradients():
     feats["pool5"].sum().backward()
     assert img.grad is not None and img.grad.abs().sum() > 0
     assert not any(p.requires_grad for p in vgg.parameters())
-    vgg.train()
-    assert not vgg.training  # stays frozen whatever the parent does
+    vgg.eval()
+    reference = {k: v.detach() for k, v in vgg(img).items()}
+    vgg.train()  # (follows the parent's mode: no batch norm or dropout, so the same activations)
+    assert all(torch.equal(vgg(img)[k], v) for k, v in reference.items())
+    assert not any(p.requires_grad for p in vgg.parameters())  # stays frozen whatever the parent does
     with pytest.raises(ValueError, match="unknown VGG-19 layers"):
         VGGFeatures(["conv9_9"], weights="random")
+
+
+def test_vgg_taps_equal_running_torchvisions_vgg19_features_layer_by_layer():
+    layers = ["conv1_1", "conv2_1", "conv3_1", "pool2", "pool5"]
+    torch.manual_seed(0)
+    vgg = VGGFeatures(layers, weights="random")
+    img = torch.from_numpy(skimage.data.astronaut()[100:228, 150:278]).permute(2, 0, 1).float()[None] / 255
+    # reference: the Sequential vgg19().features run module by module, activations read at the tap indices
+    seq = torchvision.models.vgg19().features
+    seq.load_state_dict(vgg.body.state_dict())  # strict: the extractor holds every layer up to pool5, same names
+    x = (img - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    ref = {}
+    for i, layer in enumerate(seq):
+        x = layer(x)
+        ref.update({name: x.clone() for name in layers if VGG19_LAYERS[name] == i})
+    out = vgg(img)
+    assert sorted(out) == sorted(layers)
+    for name in layers:
+        torch.testing.assert_close(out[name], ref[name], rtol=0, atol=0)
+
+
+def test_vgg_state_dict_keys_and_checkpoints_leave_the_vgg_out(tmp_path):
+    # the keys of the former vgg.features[: last + 1] slice, and no VGG in a checkpoint (module.on_save_checkpoint)
+    vgg = VGGFeatures(["conv1_1", "pool2"], weights="random")
+    convs = [f"body.{i}.{p}" for i in (0, 2, 5, 7) for p in ("weight", "bias")]  # up to pool2 = features[9]
+    assert list(vgg.state_dict()) == ["mean", "std", *convs]
+    module = EnhanceNet(num_blocks=1, num_filters=4, perceptual_weights={"pool2": 0.2}, vgg_weights="random")
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    assert checkpoint["state_dict"] and not any(k.startswith("vgg.") for k in checkpoint["state_dict"])
+    torch.save(checkpoint, tmp_path / "c.ckpt")
+    loaded = torch.load(tmp_path / "c.ckpt", weights_only=True)
+    fresh = EnhanceNet(num_blocks=1, num_filters=4, perceptual_weights={"pool2": 0.2}, vgg_weights="random")
+    fresh.on_load_checkpoint(loaded)
+    fresh.load_state_dict(loaded["state_dict"])  # strict: the VGG keys come from the configured network
+
+
+def test_a_new_module_has_no_submodule_left_in_eval_mode():
+    """Lightning warned "Found 39 module(s) in eval mode at the start of training" for every VGG-loss model."""
+    from sr_image.module import EnhanceNet
+
+    module = EnhanceNet(num_blocks=1, num_filters=8, perceptual_weights={"pool2": 0.2}, vgg_weights="random")
+    assert [name for name, m in module.named_modules() if not m.training] == []

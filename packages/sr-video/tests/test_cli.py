@@ -7,8 +7,11 @@ import sys
 import pytest
 import torch
 
+from sr_video import cli, evaluate
 from sr_video.cli import main as upscale_main
+from sr_video.data import SIGMA
 from sr_video.evaluate import main as evaluate_main
+from sr_video.inference import SCENE_CUT
 from sr_video.nets import FRVSR
 from sr_video.video_io import VideoWriter, read_frames, video_info
 
@@ -72,12 +75,21 @@ def test_streaming_memory_does_not_grow_with_length(tmp_path, ckpt):
     assert peaks[300] < 1.1 * peaks[30], peaks
 
 
+def test_help_defaults_are_the_librarys():
+    """The parsers write these out (so that --help loads no torch); they must stay the library's values."""
+    assert cli.SCENE_CUT == SCENE_CUT and evaluate.SIGMA == SIGMA
+
+
 def test_evaluate_prints_a_table_and_writes_per_frame_psnr(tmp_path, ckpt, capsys):
     argv = ["--ckpt", f"FRVSR={ckpt}", "--max-frames", "4", "--no-flicker", "--json", str(tmp_path / "e.json")]
     assert evaluate_main([*argv, "--profiles", str(tmp_path / "prof")]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "| carphone_pristine | bicubic |" in out and "| average | FRVSR |" in out
-    results = json.loads((tmp_path / "e.json").read_text())["results"]["carphone_pristine"]
+    # progress on stderr: 4 frames upscaled by FRVSR, then measured for bicubic and FRVSR
+    assert "carphone_pristine: measuring FRVSR" in err and "12/12" in err and "frame/s" in err
+    record = json.loads((tmp_path / "e.json").read_text())
+    assert record["settings"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
+    results = record["results"]["carphone_pristine"]
     assert len(results["FRVSR"]["psnr_per_frame"]) == 4 and 15 < results["bicubic"]["psnr_y"] < 40
     assert (tmp_path / "prof" / "carphone_pristine_profile.png").exists()
     assert evaluate_main(["--ckpt", str(tmp_path / "missing.ckpt")]) == 2

@@ -55,6 +55,21 @@ def test_blur_subsample_matches_scipy(sigma):
     np.testing.assert_allclose(ours.numpy(), ref[..., p::4, p::4], atol=1e-12)
 
 
+def test_blur_subsample_of_video_frames_matches_scipy_in_float32():
+    # kornia's Gaussian blur (the degradation of Sec. 3.3.5) on real frames, in the dtype training uses
+    frames = torch.stack(list(read_frames(embedded_videos("eval")[0], max_frames=3)))  # carphone, 176x144
+    frames = crop_to_multiple(frames, 4)
+    p = sampling_phase(4)
+    for sigma in (0.7, 1.5, 3.0):
+        r = gaussian_radius(sigma)
+        ref = scipy.ndimage.gaussian_filter(
+            frames.double().numpy(), (0, 0, sigma, sigma), mode="mirror", truncate=r / sigma
+        )[..., p::4, p::4]
+        ours = degrade(frames, scale=4, sigma=sigma)
+        assert ours.dtype == torch.float32 and ours.is_contiguous()
+        np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-6)
+
+
 def test_blur_subsample_matches_a_naive_loop():
     sigma, s = 1.5, 4
     img = torch.rand(3, 12, 16, dtype=torch.float64)

@@ -2,11 +2,17 @@
 
 import math
 
+import numpy as np
 import pytest
+import skimage.color
+import skimage.metrics
 import torch
 
 from gen_common.color import rgb_to_y
+from sr_image.nets import bicubic_upsample
+from sr_video.data import crop_to_multiple, degrade
 from sr_video.metrics import psnr_per_frame, temporal_consistency, temporal_profile, video_psnr_y, video_ssim_y
+from sr_video.video_io import embedded_videos, read_frames
 
 
 def _quantised_y(x):
@@ -27,6 +33,23 @@ def test_video_psnr_is_one_mse_over_all_frames_not_a_mean_of_psnrs():
     assert video_ssim_y(hr, hr).item() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="skip"):
         video_psnr_y(est, hr, skip_ends=2)
+
+
+def test_video_psnr_and_psnr_per_frame_match_skimage_on_a_real_video():
+    # torchmetrics' PSNR (float32 log constants) against scikit-image's float64 one on MATLAB's Y: within 1e-5 dB
+    hr = crop_to_multiple(torch.stack(list(read_frames(embedded_videos("eval")[0], max_frames=4))), 4)
+    est = bicubic_upsample(degrade(hr, 4), 4).clamp(0, 1)
+
+    def y(video):  # (T, H, W) MATLAB-convention Y of the 8-bit frames, 4 px border cropped
+        u8 = np.round(video.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+        return np.stack([skimage.color.rgb2ycbcr(f)[..., 0] for f in u8])[:, 4:-4, 4:-4]
+
+    ye, yh = y(est), y(hr)
+    ref_video = skimage.metrics.peak_signal_noise_ratio(yh, ye, data_range=255)
+    assert video_psnr_y(est, hr, crop=4).item() == pytest.approx(ref_video, abs=1e-5)
+    ref_frames = [skimage.metrics.peak_signal_noise_ratio(a, b, data_range=255) for a, b in zip(yh, ye, strict=True)]
+    np.testing.assert_allclose(psnr_per_frame(est, hr, crop=4).numpy(), ref_frames, rtol=0, atol=1e-5)
+    assert psnr_per_frame(hr, hr).isinf().all() and video_psnr_y(hr, hr).isinf()
 
 
 def test_temporal_profile_stacks_one_row_over_time():

@@ -1,5 +1,7 @@
 """FRVSR operators and networks against the thesis: Eq. 3.5, warping, black first frame, gradients through time."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -122,3 +124,16 @@ def test_baselines_shapes_and_inputs():
     est2, _ = vsr(lr2)
     torch.testing.assert_close(est2[:, :3], est[:, :3])
     assert not torch.allclose(est2[:, 3], est[:, 3])
+
+
+@pytest.mark.parametrize("build", [lambda: SRNet(3 + 48, 4, 2, 16), FNet], ids=["SRNet", "FNet"])
+def test_every_conv_and_transposed_conv_is_xavier_initialised(build):
+    net = build()
+    # Sec. 3.3.5: Xavier initialisation; Glorot's bound a = sqrt(6 / (fan_in + fan_out)), zero biases
+    layers = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in layers) == isinstance(net, SRNet)
+    for m in layers:
+        w = m.weight
+        a = math.sqrt(6 / ((w.shape[0] + w.shape[1]) * w[0, 0].numel()))
+        assert w.abs().max() <= a and w.abs().max() > 0.9 * a
+        assert torch.equal(m.bias, torch.zeros_like(m.bias))

@@ -1,5 +1,7 @@
 """Networks (Fig. 4.3, 4.4), paired initialisation (Sec. 4.4), the datasets and the evaluation embedding."""
 
+import math
+
 import pytest
 import torch
 
@@ -20,6 +22,21 @@ def test_shapes_and_ranges(channels):
     assert d(x).shape == (5,)
     assert Lens(channels=channels, width=8)(x).shape == x.shape
     assert len([m for m in Lens().modules() if isinstance(m, torch.nn.Conv2d)]) == 2 + 2 * 8  # Fig. 4.4
+
+
+@pytest.mark.parametrize("build", [Generator, Discriminator, Lens])
+def test_every_layer_is_xavier_initialised(build):
+    # Sec. 4.2.4: Xavier uniform (Glorot's bound sqrt(6 / (fan_in + fan_out))), zero biases, transposed convs too
+    net = build()
+    layers = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d | torch.nn.Linear)]
+    for m in layers:
+        w = m.weight
+        a = math.sqrt(6 / ((w.shape[0] + w.shape[1]) * (w[0, 0].numel() if w.ndim > 2 else 1)))
+        assert w.abs().max() <= a and w.abs().max() > 0.9 * a
+        assert torch.equal(m.bias, torch.zeros_like(m.bias))
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # batch norm keeps PyTorch's init
+            assert torch.equal(m.weight, torch.ones_like(m.weight)) and torch.equal(m.bias, torch.zeros_like(m.bias))
 
 
 def test_identity_lens_passes_real_data_unchanged():

@@ -9,6 +9,7 @@ _EXPORTS = {
     "read_image": "gen_common.images",
     "resolve_weights": "gen_common.weights",
     "rgb_to_y": "gen_common.color",
+    "xavier_init": "gen_common.init",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

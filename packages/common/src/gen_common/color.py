@@ -11,6 +11,10 @@ _BT601_Y = (65.481, 128.553, 24.966)
 def rgb_to_y(img: Tensor) -> Tensor:
     """Y channel of ITU-R BT.601 (MATLAB ``rgb2ycbcr``) for RGB images.
 
+    Kept by hand rather than taken from kornia: kornia's Y (``rgb_to_ycbcr``, ``rgb_to_grayscale``) is the
+    full-range luma Y' in [0, 1], up to 20 levels away from this 'studio' Y = 16 + 219 Y' on photographs, and
+    gen-common does not depend on kornia for one weighted sum.
+
     Args:
         img: (..., 3, H, W) float RGB in [0, 1].
 

@@ -10,183 +10,44 @@ embedded with ``--embedding``. The JSON records every setting that changes the n
 """
 
 import argparse
-import json
-import math
-import platform
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
-import torch
+from gen_common.lazy import lazy_exports
 
-from gen_common.files import atomic_output
-from gen_common.weights import WeightsUnavailableError
-from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
-from prd_metric.metric import fid_from_features
-from prd_metric.plot import plot_prd
-from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
+# Light on purpose: ``--help`` of every sub-command answers without loading torch; the work is in
+# prd_metric.compare, prd_metric.modes and prd_metric.digits, imported after the arguments are parsed.
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")  # prd-metric modes --data
+MODES_DESCRIPTION = """Sec. 5.4.1, adding and dropping modes: P = the first 5 classes of the test split, Q_i = the first
+i classes of the training split (i = 1..10). Recall should rise up to i = 5 and precision fall after it, while FID
+cannot tell Q_4 (dropped modes) from Q_6 (invented modes).
 
-FEATURE_SUFFIXES = (".npy", ".pt", ".pth")
-# Packages whose versions change the numbers (torchmetrics: FID; torch-fidelity: the Inception port).
-VERSIONED = ("prd-metric", "torch", "scikit-learn", "torchmetrics", "torch-fidelity", "numpy")
+    prd-metric modes                                   # embedded digits, digits-CNN embedding (offline)
+    prd-metric modes --data mnist --root ~/data        # MNIST / fashion_mnist / cifar10 via torchvision
+"""
+DEVICE_HELP = "auto (cuda if available, else cpu) | cpu | cuda | cuda:N"
+# Names that lived here before the work moved to prd_metric.compare, still importable from here.
+_MOVED = ("FEATURE_SUFFIXES", "VERSIONED", "compare", "load_features")
+__getattr__, _ = lazy_exports(__name__, dict.fromkeys(_MOVED, "prd_metric.compare"))
 
 
-def load_features(path: str | Path) -> torch.Tensor:
-    """A 2-D float feature array from ``.npy`` or ``.pt``; clear errors for everything else."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist (expected a .npy/.pt feature file or an image folder)")
+def resolve_device(name: str) -> str:
+    """The ``--device`` option as a device name: ``auto`` is cuda when CUDA is available, else cpu.
+
+    Raises:
+        ValueError: not a device name, or CUDA asked for on a machine without it.
+    """
+    import torch  # after parsing, so --help does not wait for it
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        if path.suffix == ".npy":
-            feats = torch.from_numpy(np.load(path, allow_pickle=False))
-        else:
-            feats = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"cannot read features from {path} ({type(err).__name__}: {err})") from err
-    if not torch.is_tensor(feats) or feats.ndim != 2 or feats.shape[0] == 0:
-        got = tuple(feats.shape) if torch.is_tensor(feats) else type(feats).__name__
-        raise ValueError(f"{path} must hold one non-empty 2-D array (num_samples, dim), got {got}")
-    if not (feats.is_floating_point() or feats.dtype in (torch.int32, torch.int64)):
-        raise ValueError(f"{path} holds {feats.dtype} values; features must be numbers")
-    bad = (~torch.isfinite(feats.double())).any(dim=1)
-    if bad.any():
-        raise ValueError(f"{path}: {int(bad.sum())} of {len(feats)} rows contain NaN or inf")
-    too_big = (feats.double().abs() > torch.finfo(torch.float32).max).any(dim=1)
-    if too_big.any():  # finite in the file, but not in the float32 the clustering runs in
-        raise ValueError(
-            f"{path}: {int(too_big.sum())} of {len(feats)} rows hold values beyond float32's range (|x| > 3.4e38); "
-            f"rescale the features"
-        )
-    return feats.float()
-
-
-def _load_set(path: str, args, embedding) -> tuple[torch.Tensor, dict]:
-    p = Path(path)
-    if p.is_dir():
-        from prd_metric.embeddings import embed_image_folder
-
-        feats, info = embed_image_folder(p, embedding(), batch_size=args.batch_size, device=args.device,
-                                         size=args.image_size)  # fmt: skip
-        return feats, {"path": str(p), "kind": "images", **{k: v for k, v in info.items() if k != "folder"}}
-    if p.suffix not in FEATURE_SUFFIXES and p.exists():
-        raise ValueError(f"{p} is neither an image folder nor a feature file ({', '.join(FEATURE_SUFFIXES)})")
-    feats = load_features(p)
-    return feats, {"path": str(p), "kind": "features", "num_samples": len(feats), "num_features": feats.shape[1]}
-
-
-def _subsample(feats: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    if len(feats) == n:
-        return feats
-    keep = torch.randperm(len(feats), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return feats[keep]
-
-
-def _check_before_work(args) -> None:
-    """Everything that can be checked before minutes of embedding and clustering: outputs, device."""
-    inputs = {Path(p).resolve() for p in [args.ref, *args.eval]}
-    for p in (args.plot, args.json):
-        if not p:
-            continue
-        if Path(p).resolve() in inputs:
-            raise ValueError(f"output {p} is also an input; choose another path")
-        if Path(p).exists() and not args.overwrite:
-            raise FileExistsError(f"{p} exists; choose another path or pass --overwrite to overwrite it")
-        if not Path(p).resolve().parent.is_dir():
-            raise FileNotFoundError(f"the folder of {p} does not exist")
-    if args.plot:
-        from matplotlib.figure import Figure
-
-        formats = Figure().canvas.get_supported_filetypes()
-        if Path(args.plot).suffix.lstrip(".").lower() not in formats:
-            raise ValueError(f"--plot {args.plot}: unknown image format; use one of .{', .'.join(sorted(formats))}")
-    if not (math.isfinite(args.beta) and args.beta > 0):
-        raise ValueError(f"--beta must be a positive number (got {args.beta}); the thesis uses 8 (Sec. 5.4.3)")
-    try:
-        device = torch.device(args.device)
+        device = torch.device(name)
     except RuntimeError as err:
-        raise ValueError(f"--device {args.device!r} is not a device ({err}); use cpu, cuda or cuda:N") from err
+        raise ValueError(f"--device {name!r} is not a device ({err}); use auto, cpu, cuda or cuda:N") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
-
-
-def compare(args) -> int:
-    """Run ``prd-metric compare``; returns the exit status."""
-    labels = args.labels or [Path(p).stem or Path(p).name for p in args.eval]
-    if len(labels) != len(args.eval):
-        raise ValueError(f"{len(args.eval)} --eval sets but {len(labels)} --labels")
-    _check_before_work(args)
-    cache = {}
-
-    def embedding():  # built once, and only if an image folder needs it
-        if "net" not in cache:
-            from prd_metric.embeddings import build_embedding
-
-            cache["net"] = build_embedding(args.embedding, weights=args.weights, option="--weights")
-        return cache["net"]
-
-    ref, ref_info = _load_set(args.ref, args, embedding)
-    settings = {
-        "num_clusters": args.num_clusters,
-        "num_angles": args.num_angles,
-        "num_runs": args.num_runs,
-        "seed": args.seed,
-        "backend": args.backend,
-        "enforce_balance": not args.no_balance,
-    }
-    rows = []
-    for path, label in zip(args.eval, labels, strict=True):
-        feats, info = _load_set(path, args, embedding)
-        if feats.shape[1] != ref.shape[1]:
-            raise ValueError(f"{path} has {feats.shape[1]}-d features but --ref {args.ref} has {ref.shape[1]}-d ones")
-        r, e = ref, feats
-        if args.subsample and len(r) != len(e):
-            n = min(len(r), len(e))
-            r, e = _subsample(r, n, args.seed), _subsample(e, n, args.seed + 1)
-        elif len(r) != len(e) and not args.no_balance:
-            raise ValueError(
-                f"{path} has {len(e)} samples but --ref has {len(r)}; unequal sizes bias the clustering (Sec. 5.4). "
-                "Pass --subsample to draw equally many from each, or --no-balance to accept the bias."
-            )
-        precision, recall = prd_from_embeddings(eval_feats=e.to(args.device), ref_feats=r.to(args.device), **settings)
-        f_beta, f_beta_inv = max_f_beta_pair(precision, recall, beta=args.beta)
-        row = {"label": label, **info, "num_used": len(e), "num_ref_used": len(r)}
-        row.update(f_beta=f_beta, f_beta_inv=f_beta_inv)
-        if info["kind"] == "images" and ref_info["kind"] == "images":
-            row["fid"] = fid_from_features(r.double(), e.double()).item()
-        row["precision"], row["recall"] = precision.cpu().tolist(), recall.cpu().tolist()
-        rows.append(row)
-
-    b = f"{args.beta:g}"
-    print(f"reference: {args.ref} ({len(ref)} samples, {ref.shape[1]}-d {ref_info['kind']})")
-    print(f"{'label':<20} {'n':>7} {'F_' + b:>8} {'F_1/' + b:>8} {'FID':>9}")
-    for row in rows:
-        fid = f"{row['fid']:9.2f}" if "fid" in row else f"{'-':>9}"
-        print(f"{row['label']:<20} {row['num_used']:>7} {row['f_beta']:8.3f} {row['f_beta_inv']:8.3f} {fid}")
-    if args.json:
-        record = {
-            "reference": ref_info,
-            "settings": {
-                **settings,
-                "beta": args.beta,
-                "subsample": args.subsample,
-                "embedding": args.embedding,
-                "weights": args.weights,
-                "image_size": args.image_size,
-                "device": args.device,  # CPU and CUDA draw different random numbers for the same seed
-                "kmeans": KMEANS_SETTINGS[args.backend],
-                "versions": {name: version(name) for name in VERSIONED} | {"python": platform.python_version()},
-            },
-            "results": rows,
-        }
-        with atomic_output(args.json) as tmp:
-            tmp.write_text(json.dumps(record, indent=1))
-        print(f"json: {args.json}")
-    if args.plot:
-        with atomic_output(args.plot) as tmp:
-            plot_prd([(r["precision"], r["recall"]) for r in rows], labels, tmp)
-        print(f"plot: {args.plot}")
-    return 0
+        raise ValueError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+    return name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -205,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--weights", help="embedding weights: imagenet|shipped|random|PATH (default per embedding)")
     c.add_argument("--image-size", type=int, help="resize images to this square size (default: the embedding's)")
     c.add_argument("--batch-size", type=int, default=64)
-    c.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    c.add_argument("--device", default="auto", help=DEVICE_HELP)
     c.add_argument("--num-clusters", type=int, default=20, help="k of k-means (Sec. 5.4: 20)")
     c.add_argument("--num-runs", type=int, default=10, help="clusterings averaged (published code: 10)")
     c.add_argument("--num-angles", type=int, default=1001, help="points on the curve (Sec. 5.3.3)")
@@ -219,22 +80,57 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def modes_parser() -> argparse.ArgumentParser:
+    """The options of ``prd-metric modes`` (:func:`prd_metric.modes.run_command` does the work)."""
+    parser = argparse.ArgumentParser(prog="prd-metric modes", description=MODES_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--data", default="digits", choices=DATASETS)
+    parser.add_argument("--root", help="torchvision dataset folder (not needed for digits)")
+    parser.add_argument("--download", action="store_true", help="let torchvision download the dataset")
+    parser.add_argument("--embedding", choices=["digits", "inception"], help="default: per --data")
+    parser.add_argument("--weights", help="embedding weights (default: shipped digits CNN / FID Inception)")
+    parser.add_argument("--num-samples", type=int, help="samples per set (default: all of P)")
+    parser.add_argument("--num-clusters", type=int, default=20, help="Sec. 5.4: 20")
+    parser.add_argument("--num-runs", type=int, default=10)
+    parser.add_argument("--num-angles", type=int, default=1001)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--plot", default="prd_modes.png", help="PRD curves of Q_1..Q_10 on one axis")
+    parser.add_argument("--json", help="write the table, curves and settings here")
+    parser.add_argument("--wandb", metavar="PROJECT", help="also log plot and scores to W&B (offline without a key)")
+    parser.add_argument("--overwrite", action="store_true", help="overwrite existing --plot/--json files")
+    return parser
+
+
+def train_digits_parser() -> argparse.ArgumentParser:
+    """The options of ``prd-metric train-digits`` (:func:`prd_metric.digits.run_command` does the work)."""
+    p = argparse.ArgumentParser(
+        prog="prd-metric train-digits",
+        description="Train the digits CNN whose penultimate layer is the offline PRD embedding (thesis Sec. 5.4) "
+        "on the train half of scikit-learn's digits, print its test accuracy and save its state_dict.",
+    )
+    p.add_argument("--epochs", type=int, default=30, help="passes over the 898 training digits (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="seeds initialisation, batch order and shifts (default 0)")
+    shipped = Path(__file__).resolve().parent / "weights" / "digits_cnn.pt"  # prd_metric.digits.SHIPPED_WEIGHTS
+    p.add_argument("--out", type=Path, help=f"state_dict file (default: the shipped one, {shipped})")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (also the shipped one)")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``prd-metric compare | modes | train-digits ...``; returns the exit status (0 done, 2 nothing written)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "train-digits":  # these own their options
-        from prd_metric.digits import train_main
-
-        return train_main(argv[1:])
-    if argv and argv[0] == "modes":
-        from prd_metric.modes import main as modes_main
-
-        return modes_main(argv[1:])
-    args = _parser().parse_args(argv)
-    try:
-        return compare(args)
-    except (ValueError, OSError, WeightsUnavailableError) as err:  # OSError: missing, existing, unreadable files
-        print(f"prd-metric: error: {err}", file=sys.stderr)
-        return 2
+    if argv and argv[0] == "train-digits":  # these two own their options (and their own --help)
+        args = train_digits_parser().parse_args(argv[1:])
+        from prd_metric.digits import run_command
+    elif argv and argv[0] == "modes":
+        args = modes_parser().parse_args(argv[1:])
+        from prd_metric.modes import run_command
+    else:
+        args = _parser().parse_args(argv)
+        from prd_metric.compare import run_command
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gen_common.weights import WeightsUnavailableError
+from prd_metric.cli import train_digits_parser
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "digits_cnn.pt"
 NUM_FEATURES = 128
@@ -282,27 +283,18 @@ class DigitsEmbedding(nn.Module):
         return self.net.features(resize_to_32(x)).float()
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="prd-metric train-digits",
-        description="Train the digits CNN whose penultimate layer is the offline PRD embedding (thesis Sec. 5.4) "
-        "on the train half of scikit-learn's digits, print its test accuracy and save its state_dict.",
-    )
-    p.add_argument("--epochs", type=int, default=30, help="passes over the 898 training digits (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="seeds initialisation, batch order and shifts (default 0)")
-    p.add_argument("--out", type=Path, default=SHIPPED_WEIGHTS, help=f"state_dict file (default {SHIPPED_WEIGHTS})")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (also the shipped one)")
-    return p
-
-
 def train_main(argv: list[str] | None = None) -> int:
-    """``prd-metric train-digits``: train, report the test accuracy, save the weights.
+    """``prd-metric train-digits [options]``, parsed here (the console command parses in :mod:`prd_metric.cli`)."""
+    return run_command(train_digits_parser().parse_args(argv))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``prd-metric train-digits`` on parsed options: train, report the test accuracy, save the weights.
 
     Returns:
         0 on success; 2 if ``--out`` exists and ``--overwrite`` was not given, or ``--epochs`` < 1 (nothing trained).
     """
-    args = _parser().parse_args(argv)
-    out: Path = args.out.expanduser()
+    out: Path = (args.out or SHIPPED_WEIGHTS).expanduser()
     if args.epochs < 1:
         print(f"error: --epochs must be >= 1, got {args.epochs}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from gen_common.images import list_image_files, read_image
 from gen_common.weights import resolve_weights
+from prd_metric.progress import Progress, reporter
 
 EMBEDDINGS = ("inception", "digits")
 INCEPTION_SIZE = 299  # the FID Inception's input resolution (torch-fidelity's INPUT_IMAGE_SIZE)
@@ -246,6 +247,7 @@ def embed_images(
     images: Tensor | Iterable[Any],
     batch_size: int = 64,
     device: str | torch.device | None = None,
+    progress: Progress = False,
 ) -> Tensor:
     """Features of images, computed in batches without gradients (the embedding step of PRD, thesis Sec. 5.4).
 
@@ -256,6 +258,8 @@ def embed_images(
         batch_size: images per forward pass.
         device: where to run; default: the embedding's device (CPU for parameter-free callables). A module given
             here is moved there (in place).
+        progress: ``True`` draws a bar on stderr (images/s, ETA); a callable receives the number of images of
+            each finished batch (:mod:`prd_metric.progress`); ``False``: quiet.
 
     Returns:
         float32 (N, D) features on the CPU, rows in input order (ordinary tensors, not inference tensors).
@@ -272,14 +276,16 @@ def embed_images(
     was_training = module.training
     module.eval()  # batch-independent features (BatchNorm statistics, no dropout); restored below
     chunks: list[Tensor] = []
+    total = len(images) if isinstance(images, Tensor) else None
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), reporter(progress, total, "embedding", "img") as done:
             for batch in _batches(images, batch_size):
                 features = module(batch.to(device, non_blocking=True))
                 if not isinstance(features, Tensor) or features.dim() != 2 or features.shape[0] != batch.shape[0]:
                     got = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
                     raise ValueError(f"the embedding must return (N, D) = ({batch.shape[0]}, D) features, got {got}")
                 chunks.append(features.float().cpu())
+                done(len(batch))
     finally:
         module.train(was_training)
     if not chunks:
@@ -301,6 +307,7 @@ def embed_image_folder(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     size: int | None = None,
+    progress: Progress = False,
 ) -> tuple[Tensor, dict[str, Any]]:
     """Features of every image file below ``folder`` (recursive, sorted by path), read ``batch_size`` at a time.
 
@@ -317,6 +324,8 @@ def embed_image_folder(
         batch_size: images per forward pass.
         device: see :func:`embed_images`.
         size: common image size; default: the embedding's natural size (299 for Inception, 32 for digits).
+        progress: ``True`` draws a bar on stderr named after the folder (images/s, ETA); a callable receives the
+            number of images of each finished batch; ``False``: quiet.
 
     Returns:
         ``(features, info)``: float32 (N, D) CPU features, and every setting that changes the numbers: ``folder``,
@@ -353,7 +362,8 @@ def embed_image_folder(
             images.append(img)
         yield torch.cat(images)
 
-    features = embed_images(module, batches(), batch_size=batch_size, device=device)
+    with reporter(progress, len(files), Path(folder).name, "img") as done:  # reading included: it can dominate
+        features = embed_images(module, batches(), batch_size=batch_size, device=device, progress=done)
     if isinstance(embedding, str):
         name = embedding
     else:

@@ -10,6 +10,8 @@ same products); the published pipeline's 10 would add time for little: the runs 
 """
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -97,6 +99,7 @@ def minibatch_kmeans(
     max_epochs: int = MAX_EPOCHS,
     max_no_improvement: int = MAX_NO_IMPROVEMENT,
     n_init: int = N_INIT,
+    on_run_done: Callable[[int], Any] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``num_runs`` independent mini-batch k-means clusterings (Sculley, 2010) of the same points, batched.
 
@@ -114,6 +117,7 @@ def minibatch_kmeans(
         max_epochs: at most ``max_epochs * N / batch_size`` steps.
         max_no_improvement: the early-stopping patience in steps.
         n_init: seedings per run, the best kept (scikit-learn's ``n_init``; the published pipeline uses 10).
+        on_run_done: called with the number of runs that just stopped (for progress bars; no extra host sync).
 
     Returns:
         ``(centers (R, K, D), labels (R, N) int64)`` with the labels from a final full assignment.
@@ -156,13 +160,20 @@ def minibatch_kmeans(
         improved = ewa[active] < best[active]
         best[active] = torch.where(improved, ewa[active], best[active])
         patience[active] = torch.where(improved, 0, patience[active] + 1)
-        active = active[patience[active] < max_no_improvement]
+        running = len(active)
+        active = active[patience[active] < max_no_improvement]  # boolean indexing syncs with the host anyway
+        if on_run_done is not None and len(active) < running:
+            on_run_done(running - len(active))
         if len(active) == 0:
             break
+    if on_run_done is not None and len(active):  # stopped by max_epochs
+        on_run_done(len(active))
     return centers, assign(x, centers, x_sq)
 
 
-def _sklearn_labels(x: np.ndarray, num_clusters: int, num_runs: int, seed: int | None) -> np.ndarray:
+def _sklearn_labels(
+    x: np.ndarray, num_clusters: int, num_runs: int, seed: int | None, on_run_done: Callable[[int], Any] | None
+) -> np.ndarray:
     from sklearn.cluster import MiniBatchKMeans
 
     rng = np.random.default_rng(seed)
@@ -170,6 +181,8 @@ def _sklearn_labels(x: np.ndarray, num_clusters: int, num_runs: int, seed: int |
     for _ in range(num_runs):
         km = MiniBatchKMeans(n_clusters=num_clusters, n_init=10, random_state=int(rng.integers(2**31)))
         labels.append(km.fit(x).labels_)
+        if on_run_done is not None:
+            on_run_done(1)
     return np.stack(labels)
 
 
@@ -182,8 +195,11 @@ def cluster_histograms(
     seed: int | None,
     backend: str = "torch",
     device=None,
+    on_run_done: Callable[[int], Any] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cluster the union of both sets ``num_runs`` times; the normalised cluster histograms of each set.
+
+    ``on_run_done`` is called with the number of clustering runs that just finished (progress bars).
 
     Returns:
         ``(eval_hist, ref_hist)``, float64 tensors of shape (num_runs, num_clusters), each row summing to 1.
@@ -193,10 +209,10 @@ def cluster_histograms(
     n_eval = eval_feats.shape[0]
     if backend == "torch":
         x = torch.cat([eval_feats.to(device), ref_feats.to(device)])
-        labels = minibatch_kmeans(x, num_clusters, num_runs, seed=seed)[1]
+        labels = minibatch_kmeans(x, num_clusters, num_runs, seed=seed, on_run_done=on_run_done)[1]
     else:
         x = torch.cat([eval_feats.cpu(), ref_feats.cpu()]).float().numpy()
-        labels = torch.from_numpy(_sklearn_labels(x, num_clusters, num_runs, seed)).long()
+        labels = torch.from_numpy(_sklearn_labels(x, num_clusters, num_runs, seed, on_run_done)).long()
     onehot = torch.nn.functional.one_hot(labels, num_clusters).double()
     eval_hist = onehot[:, :n_eval].mean(dim=1)
     ref_hist = onehot[:, n_eval:].mean(dim=1)

@@ -1,9 +1,5 @@
-"""Sec. 5.4.1, adding and dropping modes: P = the first 5 classes of the test split, Q_i = the first i classes of
-the training split (i = 1..10). Recall should rise up to i = 5 and precision fall after it, while FID cannot tell
-Q_4 (dropped modes) from Q_6 (invented modes).
-
-    prd-metric modes                                   # embedded digits, digits-CNN embedding (offline)
-    prd-metric modes --data mnist --root ~/data        # MNIST / fashion_mnist / cifar10 via torchvision
+"""``prd-metric modes``, the work behind the command (:mod:`prd_metric.cli` parses; its ``MODES_DESCRIPTION`` says
+what Sec. 5.4.1's experiment shows): the labelled datasets, the sets P and Q_1..Q_10, their PRD curves and FID.
 """
 
 import argparse
@@ -15,12 +11,12 @@ import torch
 
 from gen_common.files import atomic_output
 from gen_common.weights import WeightsUnavailableError
+from prd_metric.cli import DATASETS, modes_parser, resolve_device
 from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
 from prd_metric.metric import fid_from_features
 from prd_metric.plot import log_prd_to_wandb, plot_prd
 from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
-
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+from prd_metric.progress import Progress, reporter
 
 
 def load_labelled(data: str, split: str, root: str | None = None, download: bool = False):
@@ -66,8 +62,14 @@ def mode_sets(train_labels: torch.Tensor, test_labels: torch.Tensor, num_samples
     return draw(p_pool, n), [draw((train_labels < i).nonzero().flatten(), n) for i in range(1, 11)], n
 
 
-def run(args) -> dict:
-    """Embed, build P and the Q_i, and compute PRD, F_8/F_1/8 and FID for each Q_i."""
+def run(args: argparse.Namespace, progress: Progress = False) -> dict:
+    """Embed, build P and the Q_i, and compute PRD, F_8/F_1/8 and FID for each Q_i.
+
+    Args:
+        args: the options of :func:`prd_metric.cli.modes_parser`, ``device`` already resolved.
+        progress: bars on stderr for the embedding (images) and the clusterings (runs); see
+            :mod:`prd_metric.progress`.
+    """
     from prd_metric.embeddings import build_embedding, embed_images
 
     embedding = args.embedding or ("digits" if args.data == "digits" else "inception")
@@ -76,57 +78,43 @@ def run(args) -> dict:
     test_x, test_y = load_labelled(args.data, "test", args.root, args.download)
     p_idx, q_idx, n = mode_sets(train_y, test_y, args.num_samples, args.seed)
     needed = torch.unique(torch.cat(q_idx))  # embed each training image once, even if drawn repeatedly
-    emb = embed_images(net, train_x[needed], batch_size=args.batch_size, device=args.device)
+    with reporter(progress, len(needed) + len(p_idx), "embedding", "img") as done:
+        emb = embed_images(net, train_x[needed], batch_size=args.batch_size, device=args.device, progress=done)
+        p = embed_images(net, test_x[p_idx], batch_size=args.batch_size, device=args.device, progress=done)
     train_feats = emb.new_zeros(len(train_x), emb.shape[1])
     train_feats[needed] = emb
-    p = embed_images(net, test_x[p_idx], batch_size=args.batch_size, device=args.device)
     rows, curves = [], []
-    for i, idx in enumerate(q_idx, start=1):
-        q = train_feats[idx]
-        precision, recall = prd_from_embeddings(
-            eval_feats=q.to(args.device), ref_feats=p.to(args.device), num_clusters=args.num_clusters,
-            num_runs=args.num_runs, num_angles=args.num_angles, seed=args.seed,
-        )  # fmt: skip
-        f8, f1_8 = max_f_beta_pair(precision, recall)
-        fid = fid_from_features(p.double(), q.double()).item()
-        rows.append({"i": i, "f8": f8, "f1_8": f1_8, "fid": fid, "max_precision": precision.max().item(),
-                     "max_recall": recall.max().item()})  # fmt: skip
-        curves.append((precision.cpu(), recall.cpu()))
+    with reporter(progress, len(q_idx) * args.num_runs, "k-means", "run") as done:
+        for i, idx in enumerate(q_idx, start=1):
+            q = train_feats[idx]
+            precision, recall = prd_from_embeddings(
+                eval_feats=q.to(args.device), ref_feats=p.to(args.device), num_clusters=args.num_clusters,
+                num_runs=args.num_runs, num_angles=args.num_angles, seed=args.seed, progress=done,
+            )  # fmt: skip
+            f8, f1_8 = max_f_beta_pair(precision, recall)
+            fid = fid_from_features(p.double(), q.double()).item()
+            rows.append({"i": i, "f8": f8, "f1_8": f1_8, "fid": fid, "max_precision": precision.max().item(),
+                         "max_recall": recall.max().item()})  # fmt: skip
+            curves.append((precision.cpu(), recall.cpu()))
     settings = {k: getattr(args, k) for k in ("data", "num_clusters", "num_runs", "num_angles", "seed", "weights")}
     settings |= {"device": args.device, "kmeans": KMEANS_SETTINGS["torch"]}
     return {"settings": {**settings, "embedding": embedding, "num_samples": n}, "rows": rows, "curves": curves}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prd-metric modes", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--data", default="digits", choices=DATASETS)
-    parser.add_argument("--root", help="torchvision dataset folder (not needed for digits)")
-    parser.add_argument("--download", action="store_true", help="let torchvision download the dataset")
-    parser.add_argument("--embedding", choices=["digits", "inception"], help="default: per --data")
-    parser.add_argument("--weights", help="embedding weights (default: shipped digits CNN / FID Inception)")
-    parser.add_argument("--num-samples", type=int, help="samples per set (default: all of P)")
-    parser.add_argument("--num-clusters", type=int, default=20, help="Sec. 5.4: 20")
-    parser.add_argument("--num-runs", type=int, default=10)
-    parser.add_argument("--num-angles", type=int, default=1001)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--plot", default="prd_modes.png", help="PRD curves of Q_1..Q_10 on one axis")
-    parser.add_argument("--json", help="write the table, curves and settings here")
-    parser.add_argument("--wandb", metavar="PROJECT", help="also log plot and scores to W&B (offline without a key)")
-    parser.add_argument("--overwrite", action="store_true", help="overwrite existing --plot/--json files")
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """``prd-metric modes [options]``, parsed here (the console command parses in :mod:`prd_metric.cli`)."""
+    return run_command(modes_parser().parse_args(argv))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``prd-metric modes`` on parsed options: the table on stdout, plot / JSON / W&B; returns the exit status."""
     for path in (args.plot, args.json):
         if path and Path(path).exists() and not args.overwrite:
             print(f"prd-metric modes: error: {path} exists; choose another path or pass --overwrite", file=sys.stderr)
             return 2
     try:
-        result = run(args)
+        args.device = resolve_device(args.device)  # "auto" -> cuda or cpu, recorded in the settings
+        result = run(args, progress=True)
     except (ValueError, OSError, WeightsUnavailableError) as err:  # OSError: missing, existing, unreadable files
         print(f"prd-metric modes: error: {err}", file=sys.stderr)
         return 2

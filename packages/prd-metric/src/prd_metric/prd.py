@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from prd_metric.kmeans import cluster_histograms
+from prd_metric.progress import Progress, reporter
 
 MAX_ANGLES = 1_000_000
 # Tolerance for "sums to one": histograms in float32 accumulate ~1e-7 error per bin.
@@ -139,6 +140,7 @@ def prd_from_embeddings(
     seed: int | None = None,
     backend: str = "torch",
     device=None,
+    progress: Progress = False,
 ):
     """PRD of embedded samples (Sec. 5.4): cluster the union, compare the histograms, average over runs.
 
@@ -159,6 +161,8 @@ def prd_from_embeddings(
         backend: ``"torch"`` (batched k-means++ / Lloyd on ``device``, see :mod:`prd_metric.kmeans`) or
             ``"sklearn"`` (scikit-learn MiniBatchKMeans with n_init=10 per run, the published pipeline).
         device: where the torch backend runs; default: the device of ``eval_feats`` if it is a tensor, else CPU.
+        progress: ``True`` draws a bar of the clustering runs on stderr; a callable receives the number of runs
+            just finished (:mod:`prd_metric.progress`); ``False``: quiet.
 
     Returns:
         ``(precision, recall)`` of shape (num_angles,), numpy float64 if the inputs were numpy, else tensors.
@@ -180,10 +184,11 @@ def prd_from_embeddings(
     slopes(num_angles)  # validate before the expensive clustering
     if device is None:
         device = eval_feats.device if torch.is_tensor(eval_feats) else torch.device("cpu")
-    eval_hist, ref_hist = cluster_histograms(
-        eval_feats=q, ref_feats=p, num_clusters=num_clusters, num_runs=num_runs, seed=seed, backend=backend,
-        device=device,
-    )  # fmt: skip
+    with reporter(progress, num_runs, "k-means", "run") as done:
+        eval_hist, ref_hist = cluster_histograms(
+            eval_feats=q, ref_feats=p, num_clusters=num_clusters, num_runs=num_runs, seed=seed, backend=backend,
+            device=device, on_run_done=done,
+        )  # fmt: skip
     precision, recall = _theorem2(eval_hist, ref_hist, slopes(num_angles, device=eval_hist.device))
     precision, recall = precision.mean(dim=0), recall.mean(dim=0)  # average the curves over the runs
     if as_numpy:

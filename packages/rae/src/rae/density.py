@@ -5,11 +5,11 @@ buffers of fixed shape (known from the latent size), so they travel in the check
 ``torch.load(weights_only=True)`` reads them. Add an estimator by implementing the three methods.
 """
 
-import math
 from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor, nn
+from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal, Normal
 
 
 class DensityEstimator(nn.Module, ABC):
@@ -42,19 +42,24 @@ class DensityEstimator(nn.Module, ABC):
         """log density of each code (N,), float64."""
 
 
-def _gaussian_log_prob(z: Tensor, mean: Tensor, cov: Tensor) -> Tensor:
-    """log N(z | mean, cov) for (N, D) codes, float64 Cholesky."""
-    chol = torch.linalg.cholesky(cov.double())
-    diff = (z.double() - mean.double()).unsqueeze(-1)
-    sol = torch.linalg.solve_triangular(chol, diff, upper=False).squeeze(-1)
-    log_det = 2 * torch.log(torch.diagonal(chol)).sum()
-    return -0.5 * (sol.pow(2).sum(-1) + log_det + z.shape[-1] * math.log(2 * math.pi))
+def _gaussian(mean: Tensor, cov: Tensor) -> MultivariateNormal:
+    """N(mean, cov) in float64 (one Cholesky factorisation; ``mean``/``cov`` may carry a batch of components).
+
+    Unvalidated: the covariances are regularised at ``fit`` time, and validation would re-factorise them and turn
+    a non-finite code into an exception rather than a non-finite log density.
+    """
+    return MultivariateNormal(mean.double(), covariance_matrix=cov.double(), validate_args=False)
 
 
 def _gaussian_sample(n: int, mean: Tensor, cov: Tensor, generator: torch.Generator | None) -> Tensor:
-    chol = torch.linalg.cholesky(cov.double())
+    """n draws (n, D) of N(mean, cov) as float32, ``mean + eps L^T`` with ``eps`` from ``generator``.
+
+    ``MultivariateNormal.sample`` takes no generator, so ``eps`` is drawn here (float64, on the CPU when the
+    generator is) and mapped through the distribution's ``scale_tril``.
+    """
+    dist = _gaussian(mean, cov)
     eps = torch.randn(n, mean.shape[-1], generator=generator, dtype=torch.float64).to(mean.device)
-    return (mean.double() + eps @ chol.T).float()
+    return (dist.loc + eps @ dist.scale_tril.mT).float()
 
 
 class StandardNormal(DensityEstimator):
@@ -72,8 +77,7 @@ class StandardNormal(DensityEstimator):
         return torch.randn(n, self.dim, generator=generator).to(self.fitted.device)
 
     def log_prob(self, z: Tensor) -> Tensor:
-        z = self._check(z).double()
-        return -0.5 * (z.pow(2).sum(-1) + self.dim * math.log(2 * math.pi))
+        return Normal(0.0, 1.0, validate_args=False).log_prob(self._check(z).double()).sum(-1)
 
 
 class FullGaussian(DensityEstimator):
@@ -102,7 +106,7 @@ class FullGaussian(DensityEstimator):
 
     def log_prob(self, z: Tensor) -> Tensor:
         self._check_fitted()
-        return _gaussian_log_prob(self._check(z), self.mean, self.cov)
+        return _gaussian(self.mean, self.cov).log_prob(self._check(z).double())
 
 
 class GaussianMixture(DensityEstimator):
@@ -110,7 +114,8 @@ class GaussianMixture(DensityEstimator):
     ``max_iter`` iterations; Sec. 6.5 / 6.8: 10 components, 100 iterations).
 
     Sampling draws a component per sample, then the sample, so samples come out in random component order
-    (scikit-learn's own ``sample`` returns them grouped by component).
+    (scikit-learn's own ``sample`` returns them grouped by component). It is written out rather than
+    ``MixtureSameFamily.sample`` because that takes no ``torch.Generator``; ``log_prob`` is the library's.
     """
 
     def __init__(self, dim: int, k: int = 10, max_iter: int = 100, seed: int = 0, reg: float = 1e-6) -> None:
@@ -146,6 +151,9 @@ class GaussianMixture(DensityEstimator):
 
     def log_prob(self, z: Tensor) -> Tensor:
         self._check_fitted()
-        z = self._check(z)
-        per = torch.stack([_gaussian_log_prob(z, self.means[j], self.covs[j]) for j in range(self.k)], dim=1)
-        return torch.logsumexp(per + self.weights.double().log(), dim=1)
+        mixture = MixtureSameFamily(
+            Categorical(probs=self.weights.double(), validate_args=False),
+            _gaussian(self.means, self.covs),
+            validate_args=False,
+        )
+        return mixture.log_prob(self._check(z).double())

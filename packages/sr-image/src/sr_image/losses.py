@@ -18,6 +18,7 @@ norm of each position's vector (colour or feature channels summed). With that, t
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.models.feature_extraction import create_feature_extractor
 
 from gen_common.weights import IMAGENET_MEAN, IMAGENET_STD, resolve_weights
 
@@ -41,24 +42,20 @@ class VGGFeatures(nn.Module):
         if unknown:
             raise ValueError(f"unknown VGG-19 layers {sorted(unknown)}; known: {sorted(VGG19_LAYERS)}")
         self.layers = list(layers)
-        last = max(VGG19_LAYERS[name] for name in layers)
         vgg = resolve_weights("vgg19", weights, option="model.vgg_weights")
-        self.body = vgg.features[: last + 1]
+        # The taps of vgg.features by index; the traced graph ends at the deepest one and keeps the parameter names
+        # of the Sequential ("body.0.weight", ...), as the slice vgg.features[: last + 1] that preceded it.
+        self.body = create_feature_extractor(vgg.features, {str(VGG19_LAYERS[name]): name for name in self.layers})
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        self.requires_grad_(False).eval()
-
-    def train(self, mode: bool = True) -> "VGGFeatures":
-        return super().train(False)  # always frozen, whatever the parent module does
+        # Frozen through requires_grad only: VGG-19's features have no batch norm or dropout, so train and eval mode
+        # compute the same; in train mode like any new module (resolve_weights hands it over in eval mode), it
+        # follows its parent's mode, which spares Lightning's "modules in eval mode" warning.
+        self.requires_grad_(False).train()
 
     def forward(self, img: Tensor) -> dict[str, Tensor]:
-        wanted = {VGG19_LAYERS[name]: name for name in self.layers}
-        out, x = {}, (img - self.mean) / self.std
-        for i, layer in enumerate(self.body):
-            x = layer(x)  # in-place ReLUs only touch conv outputs, so kept activations stay intact
-            if i in wanted:
-                out[wanted[i]] = x
-        return out
+        """(N, 3, H, W) RGB in [0, 1] -> layer name -> activations (in-place ReLUs only touch conv outputs)."""
+        return self.body((img - self.mean) / self.std)
 
 
 def normalize_features(est: Tensor, hr: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
@@ -133,7 +130,11 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 
 
 def discriminator_accuracy(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
-    """Fraction of real images D calls real (D > 0.5) and of generated images it calls fake."""
+    """Fraction of real images D calls real (D > 0.5) and of generated images it calls fake.
+
+    Not torchmetrics' ``binary_accuracy``: it takes inputs that all lie in [0, 1] for probabilities, not logits
+    (logits 0.2, 0.9, -0.1, 0.7 score 0.5 instead of 0.75), and it would need target tensors in the training step.
+    """
     return (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
 
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gen_common.init import xavier_init
+
 # Per-channel RGB means the official ENet-PAT code subtracts from its [0, 1] input (EnhanceNet-Code, enhancenet.py
 # PER_CHANNEL_MEANS). The code adds them back after bicubic(x - mean) + residual; bicubic weights sum to one, so
 # bicubic(x) + residual is the same function and the base here uses the raw input.
@@ -15,15 +17,6 @@ ENET_INPUT_MEAN = (0.47614917, 0.45001204, 0.40904046)
 # The generator's bicubic base image: "pytorch" = half-pixel grid, a = -0.5 (ours, MATLAB/Pillow's kernel);
 # "tf_legacy" = TF 0.12's resize_bicubic, which the authors' published ENet-PAT was trained against.
 BICUBIC_BASES = ("pytorch", "tf_legacy")
-
-
-def xavier_init(module: nn.Module) -> None:
-    """Xavier (Glorot) uniform weights and zero biases for every conv/linear layer (thesis Sec. 2.5.8)."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -139,7 +132,7 @@ class EnhanceNetGenerator(nn.Module):
         self.upsample = nn.Sequential(*up)
         self.hr_conv = nn.Sequential(conv3x3(c, c), nn.ReLU(inplace=True))
         self.to_residual = conv3x3(c, 3)
-        xavier_init(self)
+        xavier_init(self)  # Sec. 2.5.8
 
     def residual(self, lr: Tensor) -> Tensor:
         """The residual image I_res for LR input (N, 3, H, W) in [0, 1]; shape (N, 3, sH, sW)."""

@@ -6,16 +6,25 @@ output without ``--overwrite``, an unwritable output folder); 130 interrupted (n
 only when the whole video was upscaled (a truncated input or Ctrl-C leaves nothing behind).
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch, PyAV and Lightning load after parsing, so --help answers at once
+    import torch
 
-from sr_video.inference import SCENE_CUT, stream_upscale
-from sr_video.module import load_net
-from sr_video.video_io import VIDEO_SUFFIXES, VideoReadError, VideoWriter, read_frames, video_info
+
+DEVICE_HELP = "auto (cuda if available, else cpu) | cpu | cuda | cuda:N"
+REFRESH_S = 0.5  # progress bars redraw at most this often (tqdm's mininterval): live rate and ETA, no cost
+# sr_video.inference.SCENE_CUT (the training data's clip cut), written out so that --help loads no torch;
+# tests/test_cli.py checks the two agree.
+SCENE_CUT = 0.12
+WRITABLE_VIDEO = (".mp4", ".mkv", ".mov", ".avi")  # the containers libx264 / mpeg4 fit (VideoWriter)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="a video file (mp4, mkv, ...) or a folder of frames")
     p.add_argument("--ckpt", required=True, help="checkpoint written by `python tools/train.py model=frvsr` (etc.)")
     p.add_argument("-o", "--output", help="output video file or frame folder (default: INPUT_x4.mp4 / INPUT_x4)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     cut_help = f"restart the recurrence when consecutive frames differ more (default {SCENE_CUT}; <0: never)"
     p.add_argument("--scene-cut", type=float, default=SCENE_CUT, help=cut_help)
@@ -32,8 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-WRITABLE_VIDEO = (".mp4", ".mkv", ".mov", ".avi")  # the containers libx264 / mpeg4 fit (VideoWriter)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+def resolve_device(name: str) -> str:
+    """The ``--device`` option as a device name: ``auto`` is cuda when CUDA is available, else cpu.
+
+    Raises:
+        ValueError: CUDA asked for on a machine without it.
+    """
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(name).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+    return name
 
 
 def _crop8(frame: torch.Tensor) -> torch.Tensor:
@@ -43,6 +63,8 @@ def _crop8(frame: torch.Tensor) -> torch.Tensor:
 
 def _check_output(out: Path, overwrite: bool) -> None:
     """Everything about the output that can fail, checked before any frame is computed."""
+    from sr_video.video_io import VIDEO_SUFFIXES
+
     suffix = out.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         raise ValueError(
@@ -60,39 +82,52 @@ def _check_output(out: Path, overwrite: bool) -> None:
         raise PermissionError(f"output folder {parent} is not writable: choose another -o")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        src = Path(args.input)
-        if args.max_frames is not None and args.max_frames < 1:
-            raise ValueError(f"--max-frames must be >= 1 (got {args.max_frames}); leave it out for the whole video")
-        if str(args.device).startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
-        if not Path(args.ckpt).is_file():
-            raise FileNotFoundError(f"checkpoint {args.ckpt} does not exist")
-        net = load_net(args.ckpt)
-        info = video_info(src)
-        default = src.with_name(f"{src.stem}_x{net.scale}" + (src.suffix if src.is_file() else ""))
-        out = Path(args.output) if args.output else default
-        if out.resolve() == src.resolve():
-            raise ValueError(f"output {out} is the input: choose another -o (the input is never replaced)")
-        _check_output(out, args.overwrite)
-        w, h = info.get("width"), info.get("height")
-        if w and h and (w < 8 or h < 8):
-            raise ValueError(f"input {src} is {w}x{h}: the networks need frames of at least 8x8 pixels")
-        if w and h and (w % 8 or h % 8):
-            print(f"note: {src} is {w}x{h}; FNet needs multiples of 8, so the frames are cropped to "
-                  f"{w - w % 8}x{h - h % 8} (bottom / right)", file=sys.stderr)  # fmt: skip
-        frames = (_crop8(f) for f in read_frames(src, max_frames=args.max_frames))
-        cut = None if args.scene_cut < 0 else args.scene_cut
-        from tqdm import tqdm
+def _upscale(args: argparse.Namespace) -> int:
+    """Check everything, then stream the video through the network; the output appears only when complete."""
+    from tqdm import tqdm
 
-        with VideoWriter(out, fps=info.get("fps") or 25.0, overwrite=args.overwrite) as writer:
-            total = args.max_frames or info.get("num_frames")
-            for hr in tqdm(stream_upscale(net, frames, args.device, args.bf16, cut), total=total, unit="frame"):
-                writer.write(hr)
-        print(f"{writer.num_frames} frames -> {out}")
-        return 0
+    from sr_video.inference import stream_upscale
+    from sr_video.module import load_net
+    from sr_video.video_io import VideoWriter, read_frames, video_info
+
+    src = Path(args.input)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1 (got {args.max_frames}); leave it out for the whole video")
+    device = resolve_device(args.device)
+    if not Path(args.ckpt).is_file():
+        raise FileNotFoundError(f"checkpoint {args.ckpt} does not exist")
+    net = load_net(args.ckpt)
+    info = video_info(src)
+    default = src.with_name(f"{src.stem}_x{net.scale}" + (src.suffix if src.is_file() else ""))
+    out = Path(args.output) if args.output else default
+    if out.resolve() == src.resolve():
+        raise ValueError(f"output {out} is the input: choose another -o (the input is never replaced)")
+    _check_output(out, args.overwrite)
+    w, h = info.get("width"), info.get("height")
+    if w and h and (w < 8 or h < 8):
+        raise ValueError(f"input {src} is {w}x{h}: the networks need frames of at least 8x8 pixels")
+    if w and h and (w % 8 or h % 8):
+        print(f"note: {src} is {w}x{h}; FNet needs multiples of 8, so the frames are cropped to "
+              f"{w - w % 8}x{h - h % 8} (bottom / right)", file=sys.stderr)  # fmt: skip
+    frames = (_crop8(f) for f in read_frames(src, max_frames=args.max_frames))
+    cut = None if args.scene_cut < 0 else args.scene_cut
+    with VideoWriter(out, fps=info.get("fps") or 25.0, overwrite=args.overwrite) as writer:
+        known = [n for n in (args.max_frames, info.get("num_frames")) if n is not None]
+        hr_frames = stream_upscale(net, frames, device, args.bf16, cut)
+        bar = tqdm(hr_frames, total=min(known, default=None), unit="frame", file=sys.stderr, mininterval=REFRESH_S)
+        for hr in bar:
+            writer.write(hr)
+    print(f"{writer.num_frames} frames -> {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``sr-video-upscale INPUT --ckpt CKPT [-o OUTPUT] ...``; returns the exit status (0, 2 or 130)."""
+    args = _parser().parse_args(argv)
+    from sr_video.video_io import VideoReadError  # after parsing: PyAV and torch take seconds to load
+
+    try:
+        return _upscale(args)
     except (OSError, ValueError, VideoReadError) as err:
         print(f"sr-video-upscale: error: {err} (nothing was written)", file=sys.stderr)
         return 2

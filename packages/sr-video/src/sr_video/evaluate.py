@@ -15,16 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 from gen_common.files import atomic_output
-from gen_common.images import save_image
-from sr_image.nets import bicubic_upsample
-from sr_video.data import SIGMA, VideoEvalDataset
-from sr_video.inference import stream_upscale
-from sr_video.metrics import psnr_per_frame, temporal_consistency, temporal_profile, video_psnr_y, video_ssim_y
-from sr_video.module import load_net
-from sr_video.video_io import VideoReadError, embedded_videos, list_videos
+from sr_video.cli import DEVICE_HELP, REFRESH_S, resolve_device
+
+# sr_video.data.SIGMA (Sec. 3.4.2), written out so that --help loads no torch; tests/test_cli.py checks they agree.
+SIGMA = 1.5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,12 +34,34 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write all numbers, per-frame PSNR included, here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file / --profiles")
     p.add_argument("--wandb", metavar="PROJECT", help="also log the table and profiles to W&B (offline without a key)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     return p
 
 
+def _header_frames(paths: list[Path], max_frames: int | None) -> list[int | None]:
+    """Frames per video as the headers state them (no decoding), for the progress bar's total."""
+    from sr_video.video_io import video_info
+
+    counts = [video_info(p).get("num_frames") for p in paths]
+    return [c if c is None or max_frames is None else min(c, max_frames) for c in counts]
+
+
 def evaluate(args) -> dict:
-    """Run every method on every video; returns ``{video: {method: {psnr_y, ssim_y, flicker, psnr_per_frame}}}``."""
+    """Run every method on every video; returns ``{video: {method: {psnr_y, ssim_y, flicker, psnr_per_frame}}}``.
+
+    A bar on stderr counts frames, with frames/s and the ETA: each checkpoint's frames as they are upscaled, then
+    every method's (bicubic too) when they are measured (the flicker measure can take longer than upscaling).
+    """
+    import torch
+    from tqdm import tqdm
+
+    from sr_image.nets import bicubic_upsample
+    from sr_video.data import VideoEvalDataset
+    from sr_video.inference import stream_upscale
+    from sr_video.metrics import psnr_per_frame, temporal_consistency, temporal_profile, video_psnr_y, video_ssim_y
+    from sr_video.module import load_net
+    from sr_video.video_io import embedded_videos, list_videos
+
     nets = {}
     for spec in args.ckpt:
         label, sep, path = spec.partition("=")
@@ -53,28 +70,43 @@ def evaluate(args) -> dict:
         if not Path(path).is_file():
             raise FileNotFoundError(f"checkpoint {path} does not exist")
         nets[label] = load_net(path)
+    device = resolve_device(args.device)
     videos = embedded_videos("eval") if args.videos == "embedded" else list_videos(args.videos)
     scale = next(iter(nets.values())).scale
     if any(net.scale != scale for net in nets.values()):
         raise ValueError("all checkpoints must have one scale")
     data = VideoEvalDataset(videos, scale, args.sigma, max_frames=args.max_frames)
+    counts = _header_frames(data.paths, args.max_frames)
+    per_frame = 2 * len(nets) + 1  # upscaled by each checkpoint; measured for each checkpoint and bicubic
+    total = None if None in counts else sum(counts) * per_frame
+    bar = tqdm(total=total, unit="frame", file=sys.stderr, mininterval=REFRESH_S, dynamic_ncols=True)
     results, profiles = {}, {}
-    for item in data:
-        lr, hr, name = item["lr"], item["hr"], item["name"]
-        outs = {"bicubic": bicubic_upsample(lr, scale).clamp(0, 1)}
-        for label, net in nets.items():
-            outs[label] = torch.stack(list(stream_upscale(net, lr, args.device, scene_cut=None)))
-        results[name] = {}
-        for method, est in outs.items():
-            row = {
-                "psnr_y": video_psnr_y(est, hr, skip_ends=args.skip_ends).item(),
-                "ssim_y": video_ssim_y(est, hr, skip_ends=args.skip_ends).item(),
-                "psnr_per_frame": psnr_per_frame(est, hr).tolist(),
-            }
-            if not args.no_flicker:
-                row["flicker"] = temporal_consistency(est, hr).item()
-            results[name][method] = row
-        profiles[name] = torch.cat([temporal_profile(v) for v in [*outs.values(), hr]], dim=-1)
+    with bar:
+        for item, expected in zip(data, counts, strict=True):
+            lr, hr, name = item["lr"], item["hr"], item["name"]
+            if bar.total is not None:
+                bar.total += (len(lr) - expected) * per_frame  # a header's count can be off
+            outs = {"bicubic": bicubic_upsample(lr, scale).clamp(0, 1)}
+            for label, net in nets.items():
+                bar.set_description(f"{name}: upscaling {label}", refresh=False)
+                estimates = []
+                for est in stream_upscale(net, lr, device, scene_cut=None):
+                    estimates.append(est)
+                    bar.update()
+                outs[label] = torch.stack(estimates)
+            results[name] = {}
+            for method, est in outs.items():
+                bar.set_description(f"{name}: measuring {method}")
+                row = {
+                    "psnr_y": video_psnr_y(est, hr, skip_ends=args.skip_ends).item(),
+                    "ssim_y": video_ssim_y(est, hr, skip_ends=args.skip_ends).item(),
+                    "psnr_per_frame": psnr_per_frame(est, hr).tolist(),
+                }
+                if not args.no_flicker:
+                    row["flicker"] = temporal_consistency(est, hr).item()
+                results[name][method] = row
+                bar.update(len(est))
+            profiles[name] = torch.cat([temporal_profile(v) for v in [*outs.values(), hr]], dim=-1)
     return {"results": results, "profiles": profiles, "methods": list(outs)}
 
 
@@ -126,6 +158,8 @@ def check_profiles_folder(value: str | None, overwrite: bool) -> None:
 
 def write_profiles(profiles: dict, value: str) -> None:
     """One PNG per video, each written all or nothing (after the whole evaluation succeeded)."""
+    from gen_common.images import save_image
+
     folder = Path(value).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     for name, profile in profiles.items():
@@ -134,10 +168,14 @@ def write_profiles(profiles: dict, value: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``sr-video-evaluate --ckpt LABEL=PATH ...``; returns the exit status (0 done, 2 nothing written)."""
     args = _parser().parse_args(argv)
+    from sr_video.video_io import VideoReadError  # after parsing: PyAV and torch take seconds to load
+
     try:
         check_json_path(args.json, args.overwrite)
         check_profiles_folder(args.profiles, args.overwrite)
+        args.device = resolve_device(args.device)  # "auto" -> cuda or cpu, as the JSON records it
         out = evaluate(args)
     except (OSError, ValueError, VideoReadError) as err:
         print(f"sr-video-evaluate: error: {err}", file=sys.stderr)

@@ -6,16 +6,9 @@ Plain ``nn.Module``s working on images in [-1, 1] (the generator ends in tanh); 
 import torch
 from torch import Tensor, nn
 
+from gen_common.init import xavier_init
+
 IMAGE_SIZE = 32  # Sec. 4.2.4: 32x32 images in every experiment
-
-
-def xavier_init(module: nn.Module) -> None:
-    """Xavier (Glorot) uniform weights, zero biases for every conv / transposed conv / linear (Sec. 4.2.4)."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 def _norm(channels: int, batch_norm: bool) -> nn.Module:
@@ -52,7 +45,7 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(c, channels, 4, stride=2, padding=1),
             nn.Tanh(),
         )
-        xavier_init(self)
+        xavier_init(self)  # Sec. 4.2.4: Xavier uniform, zero biases, for every network
 
     def forward(self, z: Tensor) -> Tensor:
         """(N, latent_dim) -> (N, channels, 32, 32) in [-1, 1]."""

@@ -1,0 +1,193 @@
+"""``prd-metric compare``, the work behind the command (:mod:`prd_metric.cli` parses, then loads this): feature
+files and image folders in, PRD curves, F_beta / F_1/beta and FID out, as a table, a plot and a JSON record.
+"""
+
+import json
+import math
+import platform
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gen_common.files import atomic_output
+from gen_common.weights import WeightsUnavailableError
+from prd_metric.cli import resolve_device
+from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
+from prd_metric.metric import fid_from_features
+from prd_metric.plot import plot_prd
+from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
+from prd_metric.progress import bar
+
+FEATURE_SUFFIXES = (".npy", ".pt", ".pth")
+# Packages whose versions change the numbers (torchmetrics: FID; torch-fidelity: the Inception port).
+VERSIONED = ("prd-metric", "torch", "scikit-learn", "torchmetrics", "torch-fidelity", "numpy")
+
+
+def load_features(path: str | Path) -> torch.Tensor:
+    """A 2-D float feature array from ``.npy`` or ``.pt``; clear errors for everything else."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (expected a .npy/.pt feature file or an image folder)")
+    try:
+        if path.suffix == ".npy":
+            feats = torch.from_numpy(np.load(path, allow_pickle=False))
+        else:
+            feats = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read features from {path} ({type(err).__name__}: {err})") from err
+    if not torch.is_tensor(feats) or feats.ndim != 2 or feats.shape[0] == 0:
+        got = tuple(feats.shape) if torch.is_tensor(feats) else type(feats).__name__
+        raise ValueError(f"{path} must hold one non-empty 2-D array (num_samples, dim), got {got}")
+    if not (feats.is_floating_point() or feats.dtype in (torch.int32, torch.int64)):
+        raise ValueError(f"{path} holds {feats.dtype} values; features must be numbers")
+    bad = (~torch.isfinite(feats.double())).any(dim=1)
+    if bad.any():
+        raise ValueError(f"{path}: {int(bad.sum())} of {len(feats)} rows contain NaN or inf")
+    too_big = (feats.double().abs() > torch.finfo(torch.float32).max).any(dim=1)
+    if too_big.any():  # finite in the file, but not in the float32 the clustering runs in
+        raise ValueError(
+            f"{path}: {int(too_big.sum())} of {len(feats)} rows hold values beyond float32's range (|x| > 3.4e38); "
+            f"rescale the features"
+        )
+    return feats.float()
+
+
+def _load_set(path: str, args, embedding) -> tuple[torch.Tensor, dict]:
+    p = Path(path)
+    if p.is_dir():
+        from prd_metric.embeddings import embed_image_folder
+
+        feats, info = embed_image_folder(p, embedding(), batch_size=args.batch_size, device=args.device,
+                                         size=args.image_size, progress=True)  # fmt: skip
+        return feats, {"path": str(p), "kind": "images", **{k: v for k, v in info.items() if k != "folder"}}
+    if p.suffix not in FEATURE_SUFFIXES and p.exists():
+        raise ValueError(f"{p} is neither an image folder nor a feature file ({', '.join(FEATURE_SUFFIXES)})")
+    feats = load_features(p)
+    return feats, {"path": str(p), "kind": "features", "num_samples": len(feats), "num_features": feats.shape[1]}
+
+
+def _subsample(feats: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    if len(feats) == n:
+        return feats
+    keep = torch.randperm(len(feats), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return feats[keep]
+
+
+def _check_before_work(args) -> None:
+    """Everything that can be checked before minutes of embedding and clustering: outputs, device."""
+    inputs = {Path(p).resolve() for p in [args.ref, *args.eval]}
+    for p in (args.plot, args.json):
+        if not p:
+            continue
+        if Path(p).resolve() in inputs:
+            raise ValueError(f"output {p} is also an input; choose another path")
+        if Path(p).exists() and not args.overwrite:
+            raise FileExistsError(f"{p} exists; choose another path or pass --overwrite to overwrite it")
+        if not Path(p).resolve().parent.is_dir():
+            raise FileNotFoundError(f"the folder of {p} does not exist")
+    if args.plot:
+        from matplotlib.figure import Figure
+
+        formats = Figure().canvas.get_supported_filetypes()
+        if Path(args.plot).suffix.lstrip(".").lower() not in formats:
+            raise ValueError(f"--plot {args.plot}: unknown image format; use one of .{', .'.join(sorted(formats))}")
+    if not (math.isfinite(args.beta) and args.beta > 0):
+        raise ValueError(f"--beta must be a positive number (got {args.beta}); the thesis uses 8 (Sec. 5.4.3)")
+    args.device = resolve_device(args.device)  # "auto" becomes cuda or cpu here, so the JSON records which
+
+
+def compare(args) -> int:
+    """``prd-metric compare`` on the arguments :mod:`prd_metric.cli` parsed; returns the exit status.
+
+    Raises:
+        ValueError, OSError, gen_common.weights.WeightsUnavailableError: bad inputs, outputs or weights.
+    """
+    labels = args.labels or [Path(p).stem or Path(p).name for p in args.eval]
+    if len(labels) != len(args.eval):
+        raise ValueError(f"{len(args.eval)} --eval sets but {len(labels)} --labels")
+    _check_before_work(args)
+    cache = {}
+
+    def embedding():  # built once, and only if an image folder needs it
+        if "net" not in cache:
+            from prd_metric.embeddings import build_embedding
+
+            cache["net"] = build_embedding(args.embedding, weights=args.weights, option="--weights")
+        return cache["net"]
+
+    ref, ref_info = _load_set(args.ref, args, embedding)
+    settings = {
+        "num_clusters": args.num_clusters,
+        "num_angles": args.num_angles,
+        "num_runs": args.num_runs,
+        "seed": args.seed,
+        "backend": args.backend,
+        "enforce_balance": not args.no_balance,
+    }
+    rows = []
+    for path, label in zip(args.eval, labels, strict=True):
+        feats, info = _load_set(path, args, embedding)
+        if feats.shape[1] != ref.shape[1]:
+            raise ValueError(f"{path} has {feats.shape[1]}-d features but --ref {args.ref} has {ref.shape[1]}-d ones")
+        r, e = ref, feats
+        if args.subsample and len(r) != len(e):
+            n = min(len(r), len(e))
+            r, e = _subsample(r, n, args.seed), _subsample(e, n, args.seed + 1)
+        elif len(r) != len(e) and not args.no_balance:
+            raise ValueError(
+                f"{path} has {len(e)} samples but --ref has {len(r)}; unequal sizes bias the clustering (Sec. 5.4). "
+                "Pass --subsample to draw equally many from each, or --no-balance to accept the bias."
+            )
+        with bar(args.num_runs, f"k-means {label}", "run") as clustering:
+            precision, recall = prd_from_embeddings(eval_feats=e.to(args.device), ref_feats=r.to(args.device),
+                                                    progress=clustering.update, **settings)  # fmt: skip
+        f_beta, f_beta_inv = max_f_beta_pair(precision, recall, beta=args.beta)
+        row = {"label": label, **info, "num_used": len(e), "num_ref_used": len(r)}
+        row.update(f_beta=f_beta, f_beta_inv=f_beta_inv)
+        if info["kind"] == "images" and ref_info["kind"] == "images":
+            row["fid"] = fid_from_features(r.double(), e.double()).item()
+        row["precision"], row["recall"] = precision.cpu().tolist(), recall.cpu().tolist()
+        rows.append(row)
+
+    b = f"{args.beta:g}"
+    print(f"reference: {args.ref} ({len(ref)} samples, {ref.shape[1]}-d {ref_info['kind']})")
+    print(f"{'label':<20} {'n':>7} {'F_' + b:>8} {'F_1/' + b:>8} {'FID':>9}")
+    for row in rows:
+        fid = f"{row['fid']:9.2f}" if "fid" in row else f"{'-':>9}"
+        print(f"{row['label']:<20} {row['num_used']:>7} {row['f_beta']:8.3f} {row['f_beta_inv']:8.3f} {fid}")
+    if args.json:
+        record = {
+            "reference": ref_info,
+            "settings": {
+                **settings,
+                "beta": args.beta,
+                "subsample": args.subsample,
+                "embedding": args.embedding,
+                "weights": args.weights,
+                "image_size": args.image_size,
+                "device": args.device,  # CPU and CUDA draw different random numbers for the same seed
+                "kmeans": KMEANS_SETTINGS[args.backend],
+                "versions": {name: version(name) for name in VERSIONED} | {"python": platform.python_version()},
+            },
+            "results": rows,
+        }
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(record, indent=1))
+        print(f"json: {args.json}")
+    if args.plot:
+        with atomic_output(args.plot) as tmp:
+            plot_prd([(r["precision"], r["recall"]) for r in rows], labels, tmp)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def run_command(args) -> int:
+    """:func:`compare` with the errors a user can fix as one line on stderr and exit status 2."""
+    try:
+        return compare(args)
+    except (ValueError, OSError, WeightsUnavailableError) as err:  # OSError: missing, existing, unreadable files
+        print(f"prd-metric: error: {err}", file=sys.stderr)
+        return 2
