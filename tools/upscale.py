@@ -11,6 +11,9 @@ import sys
 from _dispatch import video_checkpoint_given
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]) and "--ckpt" not in " ".join(sys.argv[1:]):
+        print("tools/upscale.py: an EnhanceNet checkpoint runs sr-upscale (below); a video checkpoint (FRVSR / VSR /")
+        print("SISR) runs sr-video-upscale: see `sr-video-upscale --help`, or pass --ckpt VIDEO.ckpt --help.\n")
     if video_checkpoint_given(sys.argv[1:]):
         from sr_video.cli import main
     else:
