@@ -51,7 +51,7 @@ bench: $(STAMP)  ## speed: Lightning vs plain loops (EnhanceNet, GAN + lens, aut
 	$(PY) benchmarks/bench_tempered_gan.py --steps 10 --blocks 2
 	$(PY) benchmarks/bench_rae.py --base-channels 16 --eval --eval-samples 899
 
-weights: $(STAMP)  ## pre-fetch pretrained weights (VGG-19, ResNet-50, FID Inception) for offline machines
+weights: $(STAMP)  ## pre-fetch pretrained weights (VGG-19, ResNet-50, AlexNet, FID Inception) for offline machines
 	$(PY) tools/fetch_weights.py $(ARGS)
 
 clean:  ## remove run outputs and caches (keeps .venv)

@@ -13,18 +13,21 @@ Copy ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch/hub/checkpoints``
 import argparse
 import sys
 
-from gen_common.weights import WeightsUnavailableError, cached_weights_path, known_networks, resolve_weights
+# gen_common.weights.known_networks(), written out so --help answers without loading torch (test_help.py checks it)
+NETWORKS = ["vgg19", "resnet50", "alexnet", "inception_v3_fid"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    known = known_networks()
+    known = NETWORKS
     # Checked by hand: argparse (3.11) tests an empty nargs="*" positional against `choices` as one value, [].
     parser.add_argument("networks", nargs="*", metavar="NETWORK", help=f"any of {', '.join(known)} (default: all)")
     args = parser.parse_args(argv)
     unknown = [name for name in args.networks if name not in known]
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    from gen_common.weights import WeightsUnavailableError, cached_weights_path, resolve_weights
+
     failed = 0
     for name in args.networks or known:
         try:

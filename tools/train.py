@@ -41,6 +41,15 @@ log = logging.getLogger("train")
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 
+def per_model(choice: str, table, default):
+    """``${per_model:${hydra:runtime.choices.model},{sisr:500000},2000000}``: a setting the thesis states per model
+    (e.g. Sec. 3.4.1's SISR 500K vs VSR / FRVSR 2M steps), so one experiment config sweeps all its models."""
+    return table.get(choice, default)
+
+
+OmegaConf.register_new_resolver("per_model", per_model, replace=True)
+
+
 def instantiate_all(group: DictConfig | None) -> list:
     """Instantiate every entry of a dict-of-configs group (callbacks, logger); empty for none."""
     return [hydra.utils.instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
@@ -54,6 +63,21 @@ def use_module_monitor(callbacks: DictConfig | None, model: pl.LightningModule) 
                 raise ValueError(f"{type(model).__name__} declares no monitor key; set callbacks.*.monitor explicitly")
             with open_dict(c):
                 c.monitor, c.mode = model.monitor
+
+
+def refuse_bases() -> None:
+    """``model=base/gan`` composes (a file in the group) but is half a config: say so instead of a traceback."""
+    if not HydraConfig.initialized():
+        return
+    choices = HydraConfig.get().runtime.choices
+    for group in ("model", "data"):
+        choice = str(choices.get(group) or "")
+        if choice.startswith("base/"):
+            options = sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
+            raise RunSetupError(
+                f"{group}={choice} is a base the {group} options include, not an option itself: choose one of "
+                f"{', '.join(options)} (python tools/train.py --help)"
+            )
 
 
 def apply_debug_sizes(cfg: DictConfig) -> None:
@@ -118,6 +142,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], str | None]:
     from gen_common.weights import WeightsUnavailableError
 
     quiet_library_noise()
+    refuse_bases()
     apply_debug_sizes(cfg)
     check_run_settings(cfg.data, cfg.model)
     ckpt_path = resolve_resume(cfg.paths.output_dir, cfg.get("ckpt_path"))

@@ -5,6 +5,7 @@ W&B) fails the time limit on a quiet machine and the import check on a fast one.
 """
 
 import functools
+import importlib.util
 import json
 import re
 import shutil
@@ -35,6 +36,7 @@ COMMANDS = [
     ("tools/evaluate.py", []),
     ("tools/upscale.py", []),
     ("tools/report.py", []),
+    ("tools/fetch_weights.py", []),
 ]
 IDS = [" ".join([name, *sub]) for name, sub in COMMANDS]
 
@@ -116,3 +118,13 @@ def test_train_help_lists_every_model_and_data_option():
     assert missing == [], f"not in `tools/train.py --help` (conf/hydra/default.yaml): {missing}"
     for base in (CONF / "model" / "base").glob("*.yaml"):  # shared defaults, not options
         assert f"base/{base.stem}" not in text and not re.search(word.format("_" + base.stem), text), base.name
+
+
+def test_fetch_weights_lists_the_resolvers_networks():
+    """Its names are written out for a fast --help: they must stay the resolver's."""
+    from gen_common.weights import known_networks
+
+    spec = importlib.util.spec_from_file_location("fetch_weights", ROOT / "tools" / "fetch_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.NETWORKS == known_networks()

@@ -113,6 +113,7 @@ def test_a_failure_before_the_first_step_writes_no_checkpoint(run_train, tmp_pat
         ("data.batch_size=-2", "data.batch_size must be a positive integer (-2)"),
         ("model.lr_g=nan", "model.lr_g must be a positive finite learning rate (nan)"),
         ("data=image_folder", "data.root is required"),
+        ("model=base/enhancenet", "model=base/enhancenet is a base the model options include, not an option"),
         ("data.root='~/no_such_photos'", "data.root does not exist (~/no_such_photos)"),
         (
             "data.samples_per_epoch=8",

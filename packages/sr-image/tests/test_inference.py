@@ -181,3 +181,23 @@ def test_cli_single_file_and_errors(checkpoint, image_folder, tmp_path, capsys):
         assert upscale_main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_residual_images_of_fig_2_12(checkpoint, tmp_path, capsys):
+    """A generator whose residual branch is zero outputs its bicubic base: its residual image is mid-grey."""
+    ckpt = torch.load(checkpoint, weights_only=True)
+    for key in ("generator.to_residual.weight", "generator.to_residual.bias"):
+        ckpt["state_dict"][key].zero_()
+    zero = tmp_path / "zero.ckpt"
+    torch.save(ckpt, zero)
+    src = tmp_path / "astronaut.png"
+    Image.fromarray(skdata.astronaut()[:40, :48]).save(src)
+    assert upscale_main(["--ckpt", str(zero), str(src), "--residual", "--device", "cpu"]) == 0
+    residual = np.asarray(Image.open(tmp_path / "astronaut_x4_residual.png")).astype(int)
+    assert residual.shape == (160, 192, 3) and np.abs(residual - 128).max() <= 1  # 0.5 (+ the output's rounding)
+    # the trained checkpoint adds something, so its residual image is not flat; both outputs are checked up front
+    assert upscale_main(["--ckpt", str(checkpoint), str(src), "--residual", "--overwrite"]) == 0
+    assert np.asarray(Image.open(tmp_path / "astronaut_x4_residual.png")).std() > 0.5
+    (tmp_path / "astronaut_x4.png").unlink()
+    assert upscale_main(["--ckpt", str(checkpoint), str(src), "--residual"]) == 2  # the residual file exists
+    assert "astronaut_x4_residual.png already exists" in capsys.readouterr().err

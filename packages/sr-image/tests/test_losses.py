@@ -160,3 +160,40 @@ def test_a_new_module_has_no_submodule_left_in_eval_mode():
 
     module = EnhanceNet(num_blocks=1, num_filters=8, perceptual_weights={"pool2": 0.2}, vgg_weights="random")
     assert [name for name, m in module.named_modules() if not m.training] == []
+
+
+def test_texture_patch_readings_give_the_stated_window_sides_and_loss_ratios():
+    """'16x16 pixels' as image pixels: 16 / 8 / 4 positions at conv1_1 / 2_1 / 3_1; as feature positions: 16 at
+    each. With Gram entries summed over p^2 positions, constant activations make the squared loss scale as p^4."""
+    from sr_image.losses import texture_patch_positions
+
+    assert [texture_patch_positions(n, 16) for n in ("conv1_1", "conv2_1", "conv3_1")] == [16, 8, 4]
+    assert [texture_patch_positions(n, 16, "features") for n in ("conv1_1", "conv2_1", "conv3_1")] == [16, 16, 16]
+    est, hr = {"conv3_1": torch.full((1, 2, 32, 32), 2.0)}, {"conv3_1": torch.ones(1, 2, 32, 32)}
+    image = texture_loss(est, hr, {"conv3_1": 1.0}, 16, "image")  # 4x4 windows: Gram entries 16*4 vs 16*1
+    features = texture_loss(est, hr, {"conv3_1": 1.0}, 16, "features")  # 16x16 windows: 256*4 vs 256*1
+    assert image.item() == pytest.approx((16 * 3) ** 2) and features.item() == pytest.approx((256 * 3) ** 2)
+    assert features.item() / image.item() == pytest.approx(256)  # the 256x of the issue at conv3_1
+    with pytest.raises(ValueError, match="texture_patch_units"):
+        texture_patch_positions("conv1_1", 16, "pixels")
+
+
+def test_gradient_norms_per_term_match_autograd_of_each_term_alone():
+    from sr_image.module import EnhanceNet
+
+    torch.manual_seed(0)
+    module = EnhanceNet(num_blocks=1, num_filters=8, pixel_weight=1.0, perceptual_weights={"pool2": 0.2},
+                        texture_weights={"conv1_1": 3e-7}, adversarial_weight=2.0, lr_patch_size=8,
+                        vgg_weights="random")  # fmt: skip
+    lr, hr = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    est = module.generator(lr)
+    weighted, _ = module.weighted_terms(est, hr)
+    norms = module.term_grad_norms(est, weighted)
+    assert set(norms) == {"gradnorm_e", "gradnorm_p", "gradnorm_t", "gradnorm_a"}
+    # independent: L_E = 1.0 * mean over pixels of the channel-summed squared error -> grad 2 (est - hr) / (N H W)
+    expected_e = (2 * (est - hr) / (2 * 32 * 32)).norm()
+    torch.testing.assert_close(norms["gradnorm_e"], expected_e.detach(), rtol=1e-5, atol=1e-8)
+    # the adversarial term scales with its weight: doubling the weight doubles the norm
+    module.hparams.adversarial_weight = 4.0
+    doubled = module.term_grad_norms(est, module.weighted_terms(est, hr)[0])["gradnorm_a"]
+    torch.testing.assert_close(doubled, 2 * norms["gradnorm_a"])

@@ -63,5 +63,9 @@ def test_the_backbone_comes_from_the_resolver(tmp_path):
     net = build_lpips(str(path))
     torch.testing.assert_close(net.net.slice1[0].weight, reference.features[0].weight)
     torch.testing.assert_close(dict(net.net.slice5.named_children())["10"].weight, reference.features[10].weight)
+    # random mode is seeded: two builds give the same metric (and leave the caller's RNG alone)
+    state = torch.get_rng_state()
+    torch.testing.assert_close(build_lpips("random").net.slice1[0].weight, build_lpips("random").net.slice1[0].weight)
+    assert torch.equal(torch.get_rng_state(), state)
     with pytest.raises(WeightsUnavailableError, match="--lpips-weights"):
         build_lpips(str(tmp_path / "missing.pth"))

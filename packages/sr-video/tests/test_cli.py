@@ -9,7 +9,7 @@ import torch
 
 from sr_video import cli, evaluate
 from sr_video.cli import main as upscale_main
-from sr_video.data import SIGMA
+from sr_video.data import SIGMA, SKIP_ENDS
 from sr_video.evaluate import main as evaluate_main
 from sr_video.inference import SCENE_CUT
 from sr_video.nets import FRVSR
@@ -77,7 +77,7 @@ def test_streaming_memory_does_not_grow_with_length(tmp_path, ckpt):
 
 def test_help_defaults_are_the_librarys():
     """The parsers write these out (so that --help loads no torch); they must stay the library's values."""
-    assert cli.SCENE_CUT == SCENE_CUT and evaluate.SIGMA == SIGMA
+    assert cli.SCENE_CUT == SCENE_CUT and evaluate.SIGMA == SIGMA and evaluate.SKIP_ENDS == SKIP_ENDS
 
 
 def test_evaluate_prints_a_table_and_writes_per_frame_psnr(tmp_path, ckpt, capsys):
@@ -188,3 +188,11 @@ def test_overwrite_replaces_a_frame_folder_but_never_another_folder_or_the_input
     assert upscale_main([str(frames), "--ckpt", str(ckpt), "-o", str(frames), "--overwrite"]) == 2
     assert "is the input" in capsys.readouterr().err
     assert len(list(frames.iterdir())) == 3
+
+
+def test_an_unknown_device_is_one_line_before_any_work(tmp_path, ckpt, capsys):
+    src = _video(tmp_path / "in.mp4", 2)
+    assert upscale_main([str(src), "--ckpt", str(ckpt), "--device", "bogus"]) == 2
+    assert "--device bogus: not a device name" in capsys.readouterr().err
+    assert evaluate_main(["--ckpt", f"F={ckpt}", "--max-frames", "3", "--device", "bogus"]) == 2
+    assert "--device bogus: not a device name" in capsys.readouterr().err

@@ -48,8 +48,29 @@ def _parser() -> argparse.ArgumentParser:
         "which makes tiled and whole-image results equal; 23 for the 10-block 4x network)",
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
+    p.add_argument(
+        "--residual",
+        action="store_true",
+        help="also write NAME_residual.png beside each output: 0.5 + (output - bicubic base), the residual image the "
+        "network adds (Fig. 2.12; mid-grey = no change)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return p
+
+
+def residual_image(generator, lr, out_uint8):
+    """0.5 + (output - the generator's bicubic base), in [0, 1]: the residual image of Fig. 2.12 (float32)."""
+    import torch
+
+    from sr_image.nets import bicubic_upsample
+
+    with torch.inference_mode():
+        base = bicubic_upsample(lr[None].float(), generator.scale, generator.bicubic_base)[0].cpu()
+    return (0.5 + out_uint8.float() / 255 - base).clamp(0, 1)
+
+
+def residual_path(dst: Path) -> Path:
+    return dst.with_name(f"{dst.stem}_residual.png")
 
 
 def _one_line(err: BaseException | str) -> str:
@@ -152,7 +173,9 @@ def _upscale(args: argparse.Namespace) -> int:
     if args.tile <= 2 * overlap:
         raise _UsageError(f"--tile ({args.tile}) must be larger than 2 * --overlap ({2 * overlap})")
     plan, out = _plan(inp, args.output, generator.scale)
-    _check_outputs(plan, args.overwrite)
+    if args.residual:  # the residual images are outputs too: checked with the others
+        plan_outputs = plan + [(src, residual_path(dst), name) for src, dst, name in plan]
+    _check_outputs(plan_outputs if args.residual else plan, args.overwrite)
 
     single = inp.is_file()
     skipped: list[str] = []
@@ -169,6 +192,8 @@ def _upscale(args: argparse.Namespace) -> int:
         hr = upscale_tiled(generator, img, tile=args.tile, overlap=overlap, progress=single, out_dtype=torch.uint8)
         try:
             _save_png(hr, dst)
+            if args.residual:
+                _save_png(residual_image(generator, img, hr), residual_path(dst))
         except OSError as err:  # e.g. the disk filled up: nothing half-written stays (atomic_output)
             raise _UsageError(f"could not write {dst} ({err}); free space or choose another -o") from err
     bar.close()

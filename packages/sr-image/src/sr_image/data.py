@@ -183,17 +183,24 @@ class RandomCropDataset(Dataset):
     from the HR window plus the bicubic kernel's support: crops sit on the LR grid and carry
     ``DOWNSAMPLE_CONTEXT`` LR pixels of context, so the LR border pixels equal those of ``d_α`` (``downsample``)
     applied to the full image.
-    ``length`` crops make an epoch; crop ``i`` comes from image ``i % len(images)`` at a random position. An image
+    ``length`` crops make an epoch; crop ``i`` comes from image ``i % len(images)`` at a random position (with
+    ``fixed_crops``: a position that depends on ``i`` only, so a batch repeats, as ``debug=overfit`` needs). An image
     that fails to decode (a truncated file whose header was fine) is named once in a warning and replaced.
     """
 
     def __init__(
-        self, images: HRImages, scale: int, lr_patch_size: int = 32, length: int = 1000, downsample: str = "bicubic"
+        self,
+        images: HRImages,
+        scale: int,
+        lr_patch_size: int = 32,
+        length: int = 1000,
+        downsample: str = "bicubic",
+        fixed_crops: bool = False,
     ) -> None:
         if downsample not in DOWNSAMPLERS:
             raise ValueError(f"unknown data.downsample {downsample!r}; use one of {sorted(DOWNSAMPLERS)}")
         self.images, self.scale, self.lr_size, self.length = images, scale, lr_patch_size, length
-        self.downsample = downsample
+        self.downsample, self.fixed_crops = downsample, fixed_crops
         self._bad: set[int] = set()
 
     def __len__(self) -> int:
@@ -216,8 +223,9 @@ class RandomCropDataset(Dataset):
         s, p, c = self.scale, self.lr_size, DOWNSAMPLE_CONTEXT[self.downsample]
         img = crop_to_multiple(self._image(i), s)
         lr_h, lr_w = img.shape[-2] // s, img.shape[-1] // s
-        top = int(torch.randint(0, lr_h - p + 1, ()))  # LR-grid position of the crop
-        left = int(torch.randint(0, lr_w - p + 1, ()))
+        gen = torch.Generator().manual_seed(i) if self.fixed_crops else None
+        top = int(torch.randint(0, lr_h - p + 1, (), generator=gen))  # LR-grid position of the crop
+        left = int(torch.randint(0, lr_w - p + 1, (), generator=gen))
         t0, l0 = max(top - c, 0), max(left - c, 0)
         t1, l1 = min(top + p + c, lr_h), min(left + p + c, lr_w)
         lr = downsample(img[:, t0 * s : t1 * s, l0 * s : l1 * s], s, self.downsample)
@@ -256,6 +264,7 @@ class SRDataModule(pl.LightningDataModule):
         preprocess: ``"mscoco"`` applies Sec. 2.5.8's filtering, square crop and resize to 256.
         downsample: d_α of Eq. 2.1, ``"bicubic"`` (antialiased, a = -0.5) or ``"pil_lanczos"`` (the authors'
             ENet-PAT inputs).
+        fixed_crops: crop ``i`` at a position fixed by ``i`` (``debug=overfit``: the same batch every step).
     """
 
     def __init__(
@@ -269,6 +278,7 @@ class SRDataModule(pl.LightningDataModule):
         num_workers: int = 2,
         preprocess: str = "none",
         downsample: str = "bicubic",
+        fixed_crops: bool = False,
     ) -> None:
         super().__init__()
         if downsample not in DOWNSAMPLERS:
@@ -279,7 +289,9 @@ class SRDataModule(pl.LightningDataModule):
         hp = self.hparams
         if stage in (None, "fit") and not hasattr(self, "train_set"):
             images = HRImages(hp.root, "train", hp.lr_patch_size * hp.scale, hp.preprocess)
-            self.train_set = RandomCropDataset(images, hp.scale, hp.lr_patch_size, hp.samples_per_epoch, hp.downsample)
+            self.train_set = RandomCropDataset(
+                images, hp.scale, hp.lr_patch_size, hp.samples_per_epoch, hp.downsample, hp.get("fixed_crops", False)
+            )
         if not hasattr(self, "eval_set"):
             eval_images = HRImages(hp.eval_root, "eval", 4 * hp.scale, verify=True)
             self.eval_set = FullImageDataset(eval_images, hp.scale, hp.downsample)

@@ -102,19 +102,40 @@ def patch_gram(feat: Tensor, patch: int) -> Tensor:
     return windows @ windows.transpose(-1, -2)
 
 
+TEXTURE_PATCH_UNITS = ("image", "features")
+
+
+def texture_patch_positions(name: str, patch_size: int, units: str = "image") -> int:
+    """Side of a layer's Gram window in feature-map positions.
+
+    The thesis's "patch size of 16x16 pixels" (Sec. 2.4.2) reads two ways: ``image`` pixels (a 16x16 image patch:
+    16 / 8 / 4 positions at conv1_1 / conv2_1 / conv3_1, whose strides are 1 / 2 / 4; our default), or
+    ``features``: 16x16 positions at every layer (a training re-implementation's reading; 4x / 16x more positions at
+    conv2_1 / conv3_1, so Gram entries 4x / 16x and the squared loss 16x / 256x larger there).
+    """
+    if units not in TEXTURE_PATCH_UNITS:
+        raise ValueError(f"texture_patch_units must be one of {TEXTURE_PATCH_UNITS}, got {units!r}")
+    return patch_size if units == "features" else max(1, patch_size // VGG19_STRIDES[name])
+
+
 def texture_loss(
-    est_feats: dict[str, Tensor], hr_feats: dict[str, Tensor], weights: dict[str, float], patch_size: int = 16
+    est_feats: dict[str, Tensor],
+    hr_feats: dict[str, Tensor],
+    weights: dict[str, float],
+    patch_size: int = 16,
+    units: str = "image",
 ) -> Tensor:
     """L_T, Eq. 2.6 computed patch-wise: weighted mean squared difference of per-patch Gram matrices.
 
     Args:
         weights: layer name -> weight (Table 2.2: conv1_1 3e-7, conv2_1 1e-6, conv3_1 1e-6).
-        patch_size: window side in *image* pixels (16 in the thesis, Fig. 2.4 compares 4/16/128); each layer
-            uses ``patch_size / stride`` positions, at least one.
+        patch_size: window side (16 in the thesis, Fig. 2.4 compares 4/16/128), in ``units``
+            (:func:`texture_patch_positions`): ``image`` pixels (``patch_size / stride`` positions, at least one)
+            or feature-map ``features`` positions.
     """
     total = 0.0
     for name, w in weights.items():
-        p = max(1, patch_size // VGG19_STRIDES[name])
+        p = texture_patch_positions(name, patch_size, units)
         total = total + w * F.mse_loss(patch_gram(est_feats[name], p), patch_gram(hr_feats[name], p))
     return total
 

@@ -9,6 +9,7 @@ from torchmetrics import MeanMetric
 
 from gen_common.finite import check_finite_state
 from sr_image.losses import (
+    TEXTURE_PATCH_UNITS,
     VGGFeatures,
     adversarial_loss,
     discriminator_accuracy,
@@ -34,6 +35,10 @@ class EnhanceNet(pl.LightningModule):
     ``trainer.global_step`` counts generator steps: discriminator steps go through the strategy's
     ``optimizer_step`` (precision-aware) without advancing Lightning's step counter, so ``max_steps`` means
     the same for every variant whatever the gate does.
+
+    ``texture_patch_units`` picks the reading of the 16x16 texture patch (:func:`sr_image.losses.
+    texture_patch_positions`); ``grad_norm_every`` > 0 logs ``train/gradnorm_{e,p,t,a}`` every that many steps:
+    the norm of each weighted term's gradient with respect to the output image, i.e. how the terms balance.
     """
 
     monitor = ("val/psnr_y", "max")  # the checkpoint key of tools/train.py
@@ -49,6 +54,7 @@ class EnhanceNet(pl.LightningModule):
         perceptual_weights: dict[str, float] | None = None,
         texture_weights: dict[str, float] | None = None,
         texture_patch_size: int = 16,
+        texture_patch_units: str = "image",
         adversarial_weight: float = 0.0,
         vgg_weights: str = "imagenet",
         vgg_feature_norm: bool = True,
@@ -57,9 +63,12 @@ class EnhanceNet(pl.LightningModule):
         lr_g: float = 1e-4,
         lr_d: float = 1e-4,
         compile: bool = False,
+        grad_norm_every: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if texture_patch_units not in TEXTURE_PATCH_UNITS:
+            raise ValueError(f"texture_patch_units must be one of {TEXTURE_PATCH_UNITS}, got {texture_patch_units!r}")
         self.automatic_optimization = False
         self.generator = EnhanceNetGenerator(scale, num_blocks, num_filters, input_mean, bicubic_base)
         self.perceptual_weights = dict(perceptual_weights or {})
@@ -107,11 +116,17 @@ class EnhanceNet(pl.LightningModule):
     # ---- training -------------------------------------------------------------------------------------------
     def generator_loss(self, est: Tensor, hr: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Weighted sum of the active losses (Table 2.2) and the unweighted terms for logging."""
-        hp, parts = self.hparams, {}
-        total = est.new_zeros(())
+        weighted, parts = self.weighted_terms(est, hr)
+        return sum(weighted.values(), est.new_zeros(())), parts
+
+    def weighted_terms(self, est: Tensor, hr: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Each active loss term as it enters the generator's total (weights applied; L_P and L_T carry their
+        per-layer weights) and the same terms as logged (``loss_p`` / ``loss_t`` weighted per layer, ``loss_e`` /
+        ``loss_a`` unweighted)."""
+        hp, parts, weighted = self.hparams, {}, {}
         if hp.pixel_weight:
             parts["loss_e"] = pixel_loss(est, hr)
-            total = total + hp.pixel_weight * parts["loss_e"]
+            weighted["e"] = hp.pixel_weight * parts["loss_e"]
         if self.vgg is not None:
             est_f = self.vgg(est)
             with torch.no_grad():
@@ -120,15 +135,24 @@ class EnhanceNet(pl.LightningModule):
                 for name in est_f:
                     est_f[name], hr_f[name] = normalize_features(est_f[name], hr_f[name])
             if self.perceptual_weights:
-                parts["loss_p"] = perceptual_loss(est_f, hr_f, self.perceptual_weights)
-                total = total + parts["loss_p"]
+                weighted["p"] = parts["loss_p"] = perceptual_loss(est_f, hr_f, self.perceptual_weights)
             if self.texture_weights:
-                parts["loss_t"] = texture_loss(est_f, hr_f, self.texture_weights, hp.texture_patch_size)
-                total = total + parts["loss_t"]
+                weighted["t"] = parts["loss_t"] = texture_loss(
+                    est_f, hr_f, self.texture_weights, hp.texture_patch_size, hp.get("texture_patch_units", "image")
+                )
         if self.discriminator is not None:
             parts["loss_a"] = adversarial_loss(self.discriminator(est))
-            total = total + hp.adversarial_weight * parts["loss_a"]
-        return total, parts
+            weighted["a"] = hp.adversarial_weight * parts["loss_a"]
+        return weighted, parts
+
+    def term_grad_norms(self, est: Tensor, weighted: dict[str, Tensor]) -> dict[str, Tensor]:
+        """||d term / d I_est|| of each weighted term: how hard each loss pulls on the output image, the measure
+        of whether Table 2.2's weights balance the terms (one extra backward pass through VGG / D per term)."""
+        norms = {}
+        for name, term in weighted.items():
+            (grad,) = torch.autograd.grad(term, est, retain_graph=True)
+            norms[f"gradnorm_{name}"] = grad.detach().float().norm()
+        return norms
 
     def discriminator_step(self, hr: Tensor, est: Tensor) -> dict[str, Tensor]:
         """One gated D update on real ``hr`` and detached generated ``est``; returns logging values."""
@@ -168,7 +192,11 @@ class EnhanceNet(pl.LightningModule):
         opts = self.optimizers()
         opt_g = opts[0] if isinstance(opts, list | tuple) else opts
         self.toggle_optimizer(opt_g)
-        loss_g, parts = self.generator_loss(est, hr)
+        weighted, parts = self.weighted_terms(est, hr)
+        loss_g = sum(weighted.values(), est.new_zeros(()))
+        every = self.hparams.get("grad_norm_every", 0)
+        if every and self.global_step % every == 0:
+            logs |= self.term_grad_norms(est, weighted)
         opt_g.zero_grad()
         self.manual_backward(loss_g)
         opt_g.step()

@@ -45,15 +45,11 @@ def resolve_device(name: str) -> str:
     """The ``--device`` option as a device name: ``auto`` is cuda when CUDA is available, else cpu.
 
     Raises:
-        ValueError: CUDA asked for on a machine without it.
+        ValueError: an unknown device name, or CUDA asked for on a machine without it.
     """
-    import torch
+    from gen_common.devices import resolve_device as resolve
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(name).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
-    return name
+    return str(resolve(name))
 
 
 def _crop8(frame: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,7 @@ CLIP_LEN = 10  # Sec. 3.3.5: clips of 10 consecutive frames (Sec. 3.4.3: PSNR sa
 CROP = 256  # Sec. 3.3.5: 256x256 HR patches
 DOWNSAMPLE = 2  # Sec. 3.3.5: originals downsampled by 2 "to have a clean high-resolution ground truth"
 LR_MULTIPLE = 8  # Sec. 3.4.8: borders removed so that the LR frame size is a multiple of 8
+SKIP_ENDS = 2  # Sec. 3.4.8 (Table 3.2): "We did not use the first and last two frames in our evaluation"
 
 # Scene cuts: mean absolute difference (in [0, 1] units, all channels) of consecutive frames, each area-resized so its
 # long side is THUMB_SIDE px (so the measure does not depend on resolution, and small motion averages out). On the
@@ -489,6 +490,20 @@ class VideoEvalDataset(Dataset):
         g = torch.Generator().manual_seed(self.seed + i)
         lr = degrade(hr, self.scale, self.sigma, self.noise_sigma, self.jpeg_quality, generator=g)
         return {"lr": lr, "hr": hr, "name": self.names[i]}
+
+
+def effective_skip_ends(num_frames: int, skip_ends: int = SKIP_ENDS) -> int:
+    """The frames to skip at each end of a ``num_frames`` video: ``skip_ends``, or 0 when none would be left.
+
+    Table 3.2's protocol (:data:`SKIP_ENDS` = 2) needs at least 5 frames. A shorter video (a quick run's capped
+    evaluation) is scored on all its frames rather than refused; the caller says so (a warning, the JSON record).
+
+    Raises:
+        ValueError: ``skip_ends`` < 0.
+    """
+    if skip_ends < 0:
+        raise ValueError(f"skip_ends must be >= 0 (Table 3.2's protocol: {SKIP_ENDS}), got {skip_ends}")
+    return skip_ends if num_frames > 2 * skip_ends else 0
 
 
 # ---------------------------------------------------------------------------------------------------------------------

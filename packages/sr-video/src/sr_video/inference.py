@@ -3,7 +3,8 @@
 Frames are decoded, upscaled and encoded one at a time; only the previous LR frame and HR estimate are kept
 (FRVSR), or a window of three LR frames (VSR). At a scene cut the recurrence restarts from a black estimate: a
 warped estimate of another scene can only hurt. Sec. 3.5's "ground-truth HR frame every K-th frame" mode replaces
-the previous estimate by the true HR frame every K frames.
+the previous estimate by the true HR frame every K frames; Fig. 3.7's red curve starts from the true HR frame of the
+first frame instead of black (``initial_estimate``).
 """
 
 from collections.abc import Iterable, Iterator
@@ -30,6 +31,7 @@ def stream_upscale(
     scene_cut: float | None = SCENE_CUT,
     hr_frames: Iterable[Tensor] | None = None,
     gt_every: int | None = None,
+    initial_estimate: Tensor | None = None,
 ) -> Iterator[Tensor]:
     """Upscale LR frames (3, h, w) in [0, 1] one by one; yields HR frames (3, sh, sw) on the CPU, float32.
 
@@ -40,11 +42,21 @@ def stream_upscale(
         bf16: autocast to bfloat16 (CUDA).
         scene_cut: restart threshold (mean absolute frame difference); None never restarts.
         hr_frames, gt_every: with both, every ``gt_every``-th previous estimate is replaced by the ground-truth HR
-            frame (Sec. 3.5; FRVSR only).
+            frame (Sec. 3.5; FRVSR only): the output of frame t (0-based) starts from the true HR frame t-1 when t
+            is a positive multiple of ``gt_every``.
+        initial_estimate: (3, sh, sw) in [0, 1], the first frame's previous HR estimate instead of the black image
+            of Sec. 3.3.5; Fig. 3.7's red curve passes the ground-truth HR frame 0 (FRVSR only). A restart at a scene
+            cut starts from black.
+
+    Raises:
+        ValueError: ``gt_every`` without ``hr_frames``, ``gt_every`` < 1, or ``gt_every`` / ``initial_estimate``
+            for a network without a previous estimate (SISR, VSR).
     """
     net = net.eval().to(device)
-    if gt_every is not None and (hr_frames is None or not isinstance(net, FRVSR)):
-        raise ValueError("gt_every needs hr_frames and an FRVSR network")
+    if gt_every is not None and (hr_frames is None or not isinstance(net, FRVSR) or gt_every < 1):
+        raise ValueError(f"gt_every needs hr_frames, an FRVSR network and a value >= 1 (got {gt_every})")
+    if initial_estimate is not None and not isinstance(net, FRVSR):
+        raise ValueError(f"initial_estimate needs an FRVSR network (a {type(net).__name__} has no previous estimate)")
     hr_iter = iter(hr_frames) if hr_frames is not None else None
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
     with torch.inference_mode(), autocast:
@@ -58,13 +70,22 @@ def stream_upscale(
             if isinstance(net, SISR):
                 est = net.srnet(lr)
             else:
-                if lr_prev is None or (scene_cut is not None and _cut(lr_prev, lr, scene_cut)):
+                if lr_prev is None and initial_estimate is not None:
+                    lr_prev, est_prev = lr, _as_estimate(initial_estimate, net.black(lr))
+                elif lr_prev is None or (scene_cut is not None and _cut(lr_prev, lr, scene_cut)):
                     lr_prev, est_prev = lr, net.black(lr)
                 est, _ = net.step(lr_prev, lr, est_prev)
                 lr_prev, est_prev = lr, est
                 if gt_every and hr_t is not None and (t + 1) % gt_every == 0:
                     est_prev = hr_t.to(est.dtype)  # Sec. 3.5: the next frame starts from the true HR frame
             yield est[0].float().clamp(0, 1).cpu()
+
+
+def _as_estimate(hr: Tensor, black: Tensor) -> Tensor:
+    """``hr`` (3, sh, sw) as a previous estimate like ``black`` (1, 3, sh, sw): same shape, device and dtype."""
+    if hr.shape != black.shape[1:]:
+        raise ValueError(f"initial_estimate must be one HR frame {tuple(black.shape[1:])}, got {tuple(hr.shape)}")
+    return hr.to(black.device, black.dtype)[None]
 
 
 def _stream_vsr(net: VSR, frames: Iterable[Tensor], device, scene_cut: float | None) -> Iterator[Tensor]:

@@ -5,11 +5,13 @@ import importlib
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from gen_common.finite import check_finite_state
 from sr_image.nets import bicubic_upsample
+from sr_video.data import SKIP_ENDS, effective_skip_ends
 from sr_video.losses import sr_loss
 from sr_video.metrics import temporal_profile, video_psnr_y, video_ssim_y
 
@@ -21,16 +23,25 @@ class VideoSR(pl.LightningModule):
         net: the model, built by Hydra (nested ``_target_``): FRVSR, SISR or VSR.
         lr: Adam's fixed learning rate (Sec. 3.3.5: 1e-4).
         flow_weight: weight of L_flow in L = L_sr + L_flow (Sec. 3.3.2: 1).
-        eval_skip_ends: frames skipped at each end of a validation video (Table 3.2: 2; 0 keeps all).
+        eval_skip_ends: frames skipped at each end of a validation video (Table 3.2: 2; 0 keeps all). A video
+            of ``2 * eval_skip_ends`` frames or fewer is scored on all its frames, with a warning
+            (:func:`sr_video.data.effective_skip_ends`).
         compile: ``torch.compile`` the network.
     """
 
     monitor = ("val/psnr_y", "max")  # the checkpoint key of tools/train.py (video PSNR on Y)
 
     def __init__(
-        self, net: nn.Module, lr: float = 1e-4, flow_weight: float = 1.0, eval_skip_ends: int = 0, compile: bool = False
+        self,
+        net: nn.Module,
+        lr: float = 1e-4,
+        flow_weight: float = 1.0,
+        eval_skip_ends: int = SKIP_ENDS,
+        compile: bool = False,
     ) -> None:
         super().__init__()
+        if eval_skip_ends < 0:
+            raise ValueError(f"model.eval_skip_ends must be >= 0 (Table 3.2's protocol: 2), got {eval_skip_ends}")
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         self.scale = net.scale
@@ -67,7 +78,14 @@ class VideoSR(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        lr, hr, skip = batch["lr"], batch["hr"], self.hparams.eval_skip_ends  # one whole video per batch
+        lr, hr = batch["lr"], batch["hr"]  # one whole video per batch
+        skip = effective_skip_ends(hr.shape[1], self.hparams.eval_skip_ends)
+        if skip != self.hparams.eval_skip_ends:
+            rank_zero_warn(
+                f"validation video of {hr.shape[1]} frames is too short to skip {self.hparams.eval_skip_ends} at each "
+                f"end (Table 3.2's protocol); scoring all its frames (raise data.max_eval_frames, or set "
+                f"model.eval_skip_ends=0)"
+            )
         est = self(lr).clamp(0, 1)
         bicubic = bicubic_upsample(lr.flatten(0, 1), self.scale).clamp(0, 1).view_as(hr)
         m = self.val_metrics
