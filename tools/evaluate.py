@@ -597,13 +597,9 @@ def write_json(path: Path, record: dict) -> None:
 
 def _strict(obj):
     """NaN / inf (e.g. the HF ratio of a flat HR image) as null, so the file is valid JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_strict(v) for v in obj]
-    return obj
+    from gen_common.files import json_safe
+
+    return json_safe(obj)
 
 
 def check_outputs(args: argparse.Namespace, ckpts: dict[str, str]) -> dict[str, Path]:

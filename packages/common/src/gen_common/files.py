@@ -20,3 +20,17 @@ def atomic_output(dst: str | Path) -> Iterator[Path]:
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def json_safe(obj):
+    """NaN / inf as null in nested dicts / lists (e.g. the PSNR of a frame reproduced exactly), so
+    ``json.dumps(..., allow_nan=False)`` writes a valid JSON file."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj

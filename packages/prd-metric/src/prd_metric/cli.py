@@ -37,17 +37,9 @@ def resolve_device(name: str) -> str:
     Raises:
         ValueError: not a device name, or CUDA asked for on a machine without it.
     """
-    import torch  # after parsing, so --help does not wait for it
+    from gen_common.devices import resolve_device as resolve  # after parsing: torch takes seconds to load
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise ValueError(f"--device {name!r} is not a device ({err}); use auto, cpu, cuda or cuda:N") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
-    return name
+    return str(resolve(name))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@
     sr-video-evaluate --ckpt FRVSR=runs/frvsr/checkpoints/last.ckpt --ckpt SISR=runs/sisr/checkpoints/last.ckpt \
         [--videos embedded | /data/Vid4] [--skip-ends 2] [--noise-sigma 0.025 | --jpeg-quality 40 [--seed 0]] \
         [--gt-first] [--gt-every K] [--start-frame N] [--profiles DIR] [--json out.json] [--csv out.csv] \
-        [--save-frames DIR] [--overwrite] [--wandb PROJECT]
+        [--save-frames DIR] [--outputs LABEL=FOLDER ...] [--overwrite] [--wandb PROJECT]
 
 Per video and method: video PSNR on Y (one MSE over all scored frames), mean SSIM on Y, and the motion-compensated
 flicker measure of :func:`sr_video.metrics.temporal_consistency`; then the average over videos. The LR input is made
@@ -12,15 +12,16 @@ from the HR video by the training degradation (Sec. 3.3.5), the borders cropped 
 frames are not scored (Table 3.2: 2). ``--gt-first`` (Fig. 3.7's red curve) and ``--gt-every`` (Sec. 3.5) change
 FRVSR's previous estimate; ``--start-frame`` (Fig. 3.8) starts every method later in the video. ``--profiles`` writes
 the temporal profiles of Fig. 3.6; ``--json`` every setting and number, the PSNR of every frame included (Fig. 3.7,
-3.8); ``--csv`` one row per video and method; ``--save-frames`` every method's output frames. Exit codes: 0 done,
-2 nothing written (bad arguments, inputs or outputs).
+3.8); ``--csv`` one row per video and method; ``--save-frames`` every method's output frames. ``--outputs
+LABEL=FOLDER`` scores another method's published SR frames (Table 3.2: "the output images provided by the
+corresponding authors") as one more method, see :func:`check_prior_outputs`. Exit codes: 0 done, 2 nothing written
+(bad arguments, inputs or outputs).
 """
 
 import argparse
 import csv
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
@@ -86,6 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--save-frames", metavar="DIR", help="each method's output frames as DIR/<video>/<method>/000000.png ..."
     )
+    p.add_argument(
+        "--outputs",
+        action="append",
+        default=[],
+        metavar="LABEL=FOLDER",
+        help="another method's published SR frames, scored as the checkpoints are (Table 3.2); repeatable. FOLDER "
+        "holds one subfolder per evaluated video (FOLDER/calendar/...), its images in frame order by name (numbers "
+        "compared as numbers); exactly the video's T frames, or T-4 taken as frames 2..T-3 (methods that omit the "
+        "first and last two). Each of the cropped HR size or the uncropped HR size (then cropped as HR is)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing --json / --csv / --profiles / frames")
     p.add_argument("--wandb", metavar="PROJECT", help="also log the table and profiles to W&B (offline without a key)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -135,6 +146,135 @@ def parse_ckpts(values: list[str]) -> dict[str, str]:
     return ckpts
 
 
+OMITTED_ENDS = 2  # frames a T-4 output set leaves out at each end (e.g. B1,2,3+T, Table 3.2)
+
+
+def parse_prior_outputs(values: list[str], ckpt_labels: list[str]) -> dict[str, Path]:
+    """``--outputs LABEL=FOLDER`` arguments -> {label: folder}; labels unique, not a checkpoint's, not 'bicubic'."""
+    outputs: dict[str, Path] = {}
+    for value in values:
+        label, sep, folder = value.partition("=")
+        why = (
+            "expected LABEL=FOLDER"
+            if not sep or not folder
+            else "the label is empty"
+            if not label
+            else "the label 'bicubic' is reserved"
+            if label == BICUBIC
+            else f"the label {label!r} is also a --ckpt label"
+            if label in ckpt_labels
+            else f"the label {label!r} is repeated"
+            if label in outputs
+            else f"the label {label!r} holds a path separator"
+            if "/" in label or "\\" in label or label in (".", "..")
+            else ""
+        )
+        if why:
+            raise ValueError(f"--outputs {value}: {why}; give each method its own LABEL=FOLDER")
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"--outputs {value}: the folder {path} does not exist; give a folder of "
+                                    f"<video>/ subfolders of SR frames")  # fmt: skip
+        outputs[label] = path
+    return outputs
+
+
+def _natural(name: str) -> list:
+    """Sort key: digit runs compared as numbers (frame_2 before frame_10), the rest as text."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def count_frames(path: Path) -> int:
+    """The exact frame count of a video: a frame folder's files, a video file decoded (headers can be off)."""
+    from sr_video.video_io import read_frames, video_info
+
+    if path.is_dir():
+        return video_info(path)["num_frames"]
+    return sum(1 for _ in read_frames(path, as_uint8=True))
+
+
+def check_prior_outputs(
+    outputs: dict[str, Path], data, start: int, max_frames: int | None, skip_ends: int
+) -> dict[str, dict[str, dict]]:
+    """Match every ``--outputs`` folder with the evaluated videos and decode every file, before any upscaling.
+
+    ``FOLDER/<video>/`` holds the method's frames as images, in frame order when sorted by name (digit runs as
+    numbers; the numbering may start at 0 or 1, only the order counts). The video has T frames; the folder holds
+    exactly T (frame t is the t-th file) or T - 4, taken as frames 2..T-3 (a method that omits the first and last
+    two, which Table 3.2's skip-ends 2 does not score anyway). Every scored frame must be present. A file is of the
+    cropped HR size (the centred crop to ``scale * 8``) or of the video's uncropped size (then cropped the same way).
+
+    Returns:
+        {label: {video: {"files": [Path, ...], "first": video index of the first file}}}.
+
+    Raises:
+        ValueError / OSError: a missing subfolder, a wrong count, an unreadable file, a wrong size, a scored frame
+            missing; the message names the folder or file.
+    """
+    from gen_common.images import IMAGE_SUFFIXES, read_image
+    from sr_video.data import effective_skip_ends
+    from sr_video.video_io import video_info
+
+    multiple = data.scale * data.lr_multiple
+    checked: dict[str, dict[str, dict]] = {}
+    for label, folder in outputs.items():
+        checked[label] = {}
+        for path, name in zip(data.paths, data.names, strict=True):
+            where = f"--outputs {label}={folder}"
+            sub = folder / name
+            if not sub.is_dir():
+                raise FileNotFoundError(f"{where}: no subfolder {name}/ for the evaluated video {name}")
+            files = sorted((p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                           key=lambda p: _natural(p.name))  # fmt: skip
+            total = count_frames(path)
+            if len(files) == total:
+                first = 0
+            elif len(files) == total - 2 * OMITTED_ENDS > 0:
+                first = OMITTED_ENDS
+            else:
+                raise ValueError(f"{where}: {sub} holds {len(files)} images but video {name} has {total} frames; "
+                                 f"give {total} (or {total - 2 * OMITTED_ENDS}, frames 2..T-3)")  # fmt: skip
+            n = (total if max_frames is None else min(total, max_frames)) - start
+            skip = effective_skip_ends(n, skip_ends)
+            scored = range(start + skip, start + n - skip)
+            if scored and (scored[0] < first or scored[-1] >= first + len(files)):
+                raise ValueError(
+                    f"{where}: {sub} holds frames {first}..{first + len(files) - 1} of video {name}, but frames "
+                    f"{scored[0]}..{scored[-1]} are scored; use --skip-ends {OMITTED_ENDS} (Table 3.2)"
+                )
+            info = video_info(path)
+            full = (info["height"], info["width"])
+            cropped = (full[0] - full[0] % multiple, full[1] - full[1] % multiple)
+            for file in files:
+                try:
+                    hw = tuple(read_image(file).shape[-2:])  # decoded once: a truncated file fails here
+                except OSError as err:
+                    raise type(err)(f"{where}: {err}") from None
+                if hw not in (cropped, full):
+                    raise ValueError(
+                        f"{where}: {file} is {hw[0]}x{hw[1]} but the HR frames of {name} are {cropped[0]}x{cropped[1]} "
+                        f"(cropped to a multiple of {multiple}; uncropped {full[0]}x{full[1]})"
+                    )
+            checked[label][name] = {"files": files, "first": first}
+    return checked
+
+
+def read_prior_frames(entry: dict, frames: list[int], multiple: int):
+    """The method's frames among the fed ``frames`` (video indices), cropped as HR is: (positions in ``frames``,
+    (N, 3, H, W) tensor)."""
+    import torch
+
+    from gen_common.images import read_image
+    from sr_video.data import crop_to_multiple
+
+    first, files = entry["first"], entry["files"]
+    pos = [i for i, t in enumerate(frames) if first <= t < first + len(files)]
+    est = torch.stack([crop_to_multiple(read_image(files[frames[i] - first]), multiple) for i in pos])
+    return pos, est
+
+
 def sha256_16(path: str | Path) -> str:
     """The first 16 hex digits of the file's SHA-256 (which checkpoint produced the numbers)."""
     digest = hashlib.sha256()
@@ -176,16 +316,16 @@ def evaluate(args: argparse.Namespace, frames_dir: Path | None = None) -> dict:
     import torch
     from tqdm import tqdm
 
-    from gen_common.images import save_image
     from sr_image.nets import bicubic_upsample
     from sr_video.data import VideoEvalDataset, effective_skip_ends
     from sr_video.inference import stream_upscale
-    from sr_video.metrics import psnr_per_frame, temporal_consistency, temporal_profile, video_psnr_y, video_ssim_y
+    from sr_video.metrics import psnr_per_frame, temporal_profile
     from sr_video.module import load_net
     from sr_video.nets import FRVSR
     from sr_video.video_io import embedded_videos, list_videos
 
     ckpts = parse_ckpts(args.ckpt)
+    prior = parse_prior_outputs(args.outputs, list(ckpts))
     nets = {}
     for label, path in ckpts.items():
         if not Path(path).expanduser().is_file():
@@ -205,12 +345,18 @@ def evaluate(args: argparse.Namespace, frames_dir: Path | None = None) -> dict:
         videos, scale, args.sigma, args.noise_sigma, args.jpeg_quality, max_frames=args.max_frames, seed=args.seed
     )
     start = args.start_frame - 1
+    prior_checked = check_prior_outputs(prior, data, start, args.max_frames, args.skip_ends)
+    prior_settings = {
+        label: {"folder": str(prior[label]), "files": {v: len(e["files"]) for v, e in per.items()},
+                "first_frame": {v: e["first"] for v, e in per.items()}}
+        for label, per in prior_checked.items()
+    }  # fmt: skip
     counts = _header_frames(data.paths, args.max_frames)
     for name, count in zip(data.names, counts, strict=True):
         if count is not None and count <= start:
             raise ValueError(f"--start-frame ({args.start_frame}) is past the end of video {name} ({count} frames)")
     counts = [None if c is None else c - start for c in counts]
-    per_frame = 2 * len(nets) + 1  # upscaled by each checkpoint; measured for each checkpoint and bicubic
+    per_frame = 2 * len(nets) + 1 + len(prior)  # upscaled by each checkpoint; measured for every method
     total = None if None in counts else sum(counts) * per_frame
     bar = tqdm(total=total, unit="frame", file=sys.stderr, mininterval=REFRESH_S, dynamic_ncols=True)
     results, profiles, info = {}, {}, {}
@@ -248,32 +394,44 @@ def evaluate(args: argparse.Namespace, frames_dir: Path | None = None) -> dict:
                     estimates.append(est)
                     bar.update()
                 outs[label] = torch.stack(estimates)
+            partial = {}  # --outputs that omit frames: {label: (positions in frames, their estimates)}
+            for label, per in prior_checked.items():
+                pos, est = read_prior_frames(per[name], frames, data.scale * data.lr_multiple)
+                if len(pos) == n:
+                    outs[label] = est
+                else:
+                    partial[label] = (pos, est)
             results[name] = {}
+            for method, (pos, est) in partial.items():
+                # scored on the scored frames (check_prior_outputs made sure they are all present), as the others
+                bar.set_description(f"{name}: measuring {method}")
+                a = pos.index(skip)
+                scored_est, scored_hr = est[a : a + n - 2 * skip], hr[skip : n - skip]
+                per_psnr = dict(zip(pos, psnr_per_frame(est, hr[pos]).tolist(), strict=True))
+                psnrs = [per_psnr.get(i) for i in range(n)]  # null where the method has no frame
+                results[name][method] = _measure(scored_est, scored_hr, psnrs, args.no_flicker)
+                if frames_dir is not None:
+                    _save_frames(frames_dir / name / method, [frames[i] for i in pos], est)
+                bar.update(len(est))
             for method, est in outs.items():
                 bar.set_description(f"{name}: measuring {method}")
-                row = {
-                    "psnr_y": video_psnr_y(est, hr, skip_ends=skip).item(),
-                    "ssim_y": video_ssim_y(est, hr, skip_ends=skip).item(),
-                    "psnr_per_frame": psnr_per_frame(est, hr).tolist(),
-                }
-                if not args.no_flicker:  # over the scored frames; it needs two of them
-                    scored_est, scored_hr = est[skip : n - skip], hr[skip : n - skip]
-                    row["flicker"] = temporal_consistency(scored_est, scored_hr).item() if n - 2 * skip > 1 else None
-                results[name][method] = row
+                scored_est, scored_hr = est[skip : n - skip], hr[skip : n - skip]
+                psnrs = psnr_per_frame(est, hr).tolist()
+                results[name][method] = _measure(scored_est, scored_hr, psnrs, args.no_flicker)
                 if frames_dir is not None:
-                    folder = frames_dir / name / method
-                    folder.mkdir(parents=True)
-                    for t, frame in zip(frames, est, strict=True):
-                        save_image(frame, folder / f"{t:06d}.png")
+                    _save_frames(frames_dir / name / method, frames, est)
                 bar.update(len(est))
+            results[name] = {m: results[name][m] for m in [BICUBIC, *nets, *prior]}  # the table's order
+            # a method with frames missing has no full profile: left out of the picture
             profiles[name] = torch.cat([temporal_profile(v) for v in [*outs.values(), hr]], dim=-1)
     return {
         "results": results,
         "videos": info,
         "profiles": profiles,
-        "methods": list(outs),
+        "methods": [BICUBIC, *nets, *prior],
         "checkpoints": checkpoints,
         "notes": notes,
+        "prior_outputs": prior_settings,
     }
 
 
@@ -438,15 +596,33 @@ def write_csv(results: dict, videos: dict, value: str) -> None:
                 })  # fmt: skip
 
 
+def _measure(scored_est, scored_hr, per_frame: list, no_flicker: bool) -> dict:
+    """One method on one video: video PSNR / SSIM (Y) and flicker over the scored frames, per-frame PSNR of all."""
+    from sr_video.metrics import temporal_consistency, video_psnr_y, video_ssim_y
+
+    row = {
+        "psnr_y": video_psnr_y(scored_est, scored_hr).item(),
+        "ssim_y": video_ssim_y(scored_est, scored_hr).item(),
+        "psnr_per_frame": per_frame,
+    }
+    if not no_flicker:  # it needs two scored frames
+        row["flicker"] = temporal_consistency(scored_est, scored_hr).item() if len(scored_est) > 1 else None
+    return row
+
+
+def _save_frames(folder: Path, indices: list[int], frames) -> None:
+    from gen_common.images import save_image
+
+    folder.mkdir(parents=True)
+    for t, frame in zip(indices, frames, strict=True):
+        save_image(frame, folder / f"{t:06d}.png")
+
+
 def _strict(obj):
     """NaN / inf (the PSNR of a frame reproduced exactly) as null, so the file is valid JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_strict(v) for v in obj]
-    return obj
+    from gen_common.files import json_safe
+
+    return json_safe(obj)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -475,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         record = {
-            "settings": vars(args) | {"checkpoints": out["checkpoints"], "method_notes": out["notes"]},
+            "settings": vars(args)
+            | {"checkpoints": out["checkpoints"], "method_notes": out["notes"], "prior_outputs": out["prior_outputs"]},
             "versions": {"python": platform.python_version(), "torch": torch.__version__},
             "videos": out["videos"],
             "results": out["results"],
