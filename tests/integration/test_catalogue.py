@@ -18,9 +18,10 @@ DATA_ROOTS = ["data.root=/data/train", "data.eval_root=/data/eval"]  # full prot
 
 
 def _sweep(name: str) -> list[list[str]]:
-    """Every job's overrides of ``python tools/train.py -m experiment=<name>`` (its hydra.sweeper.params)."""
-    raw = OmegaConf.load(CONF / "experiment" / f"{name}.yaml")
-    params = OmegaConf.select(raw, "hydra.sweeper.params") or {}
+    """Every job of ``python tools/train.py -m experiment=<name>``: its composed hydra.sweeper.params (a config's
+    own and those it inherits, as Hydra sees them)."""
+    roots = [] if name.endswith("_small") else DATA_ROOTS
+    params = compose_cfg([f"experiment={name}", *roots]).hydra.sweeper.params or {}
     axes = [[f"{k}={v.strip()}" for v in str(values).split(",")] for k, values in params.items()]
     return [list(job) for job in itertools.product(*axes)]
 
@@ -63,6 +64,9 @@ def test_chapter_2_protocol_settings():
     ]
     assert [j[1] for j in _sweep("fig_2_4")] == [f"model.texture_patch_size={p}" for p in (4, 16, 128)]  # Fig. 2.4
     assert sorted(j[0] for j in _sweep("table_2_4")) == ["model.scale=2", "model.scale=4"]
+    # a derived config's sweep replaces its parent's (table_2_4_small inherits table_2_3_small's six models)
+    assert _sweep("table_2_4_small") == [["model=enhancenet_e", f"model.scale={s}"] for s in (2, 4)]
+    assert _sweep("sec_2_5_7_small") == [["model=enhancenet_pat"]]
 
 
 @pytest.mark.parametrize(
