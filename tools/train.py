@@ -194,7 +194,8 @@ def main(cfg: DictConfig) -> float | None:
     except (RunSetupError, DivergenceError) as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"error: {err}", file=sys.stderr)
+        sys.stderr.write(f"error: {err}\n")  # one write: DDP ranks' lines never interleave
+        sys.stderr.flush()
         if _in_sweep():  # an exception fails this job only; sys.exit would end the whole sweep here
             raise
         sys.exit(2 if isinstance(err, RunSetupError) else 3)

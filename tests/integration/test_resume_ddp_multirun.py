@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -131,9 +132,8 @@ def test_ddp_divergence_stops_every_process_together(tmp_path):
     args += [f"hydra.run.dir={tmp_path / 'ddp'}"]
     proc = _cli(args, tmp_path, timeout=300)
     assert proc.returncode == 3, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: training diverged at step")]
-    assert len(errors) == 2, proc.stderr[-3000:]  # one line per process, the same step
-    assert len({line.split(":")[1] for line in errors}) == 1
+    steps = re.findall(r"error: training diverged at step (\d+)", proc.stderr)
+    assert len(steps) == 2 and len(set(steps)) == 1, proc.stderr[-3000:]  # one line per process, the same step
 
 
 def test_a_failed_run_of_a_sweep_does_not_end_the_sweep(tmp_path):
