@@ -107,27 +107,22 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _torchvision(arch: str, weights: str, purpose: str) -> _Network:
+    """A torchvision ImageNet classifier: ``torchvision.models.<arch>``, weights ``<weights>.IMAGENET1K_V1``."""
+    return _Network(
+        build=lambda: getattr(torchvision.models, arch)(weights=None),
+        url=lambda: getattr(torchvision.models, weights).IMAGENET1K_V1.url,
+        purpose=purpose,
+        layout="torchvision",
+        check_hash=True,
+    )
+
+
 _REGISTRY: dict[str, _Network] = {
-    "vgg19": _Network(
-        build=lambda: torchvision.models.vgg19(weights=None),
-        url=lambda: torchvision.models.VGG19_Weights.IMAGENET1K_V1.url,
-        purpose="the perceptual and texture losses (thesis Sec. 2.4.2)",
-        layout="torchvision",
-        check_hash=True,
-    ),
-    "resnet50": _Network(
-        build=lambda: torchvision.models.resnet50(weights=None),
-        url=lambda: torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url,
-        purpose="the object-recognition metric (thesis Sec. 2.5.5)",
-        layout="torchvision",
-        check_hash=True,
-    ),
-    "alexnet": _Network(
-        build=lambda: torchvision.models.alexnet(weights=None),
-        url=lambda: torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url,
-        purpose="LPIPS, the learned perceptual distance of tools/evaluate.py (Zhang et al. 2018)",
-        layout="torchvision",
-        check_hash=True,
+    "vgg19": _torchvision("vgg19", "VGG19_Weights", "the perceptual and texture losses (thesis Sec. 2.4.2)"),
+    "resnet50": _torchvision("resnet50", "ResNet50_Weights", "the object-recognition metric (thesis Sec. 2.5.5)"),
+    "alexnet": _torchvision(
+        "alexnet", "AlexNet_Weights", "LPIPS, the learned perceptual distance of tools/evaluate.py (Zhang et al. 2018)"
     ),
     "inception_v3_fid": _Network(
         build=lambda: _fid_inception_class()(),

@@ -25,7 +25,9 @@ def build_lpips(weights: str = "imagenet", option: str = "--lpips-weights") -> n
     with torch.random.fork_rng():  # a random backbone (tests) is the same in every run; the caller's RNG untouched
         torch.manual_seed(0)
         alexnet = resolve_weights("alexnet", weights, option=option)
-        net = _LPIPS(pretrained=True, net="alex", pnet_rand=True)  # learned layers loaded, backbone random
+        # torchmetrics' flags: pretrained= loads its shipped 1x1 layers; pnet_rand= builds the torchvision backbone
+        # with weights=None (no download); the backbone's weights come from the resolver just below
+        net = _LPIPS(pretrained=True, net="alex", pnet_rand=True)
     for stage in (net.net.slice1, net.net.slice2, net.net.slice3, net.net.slice4, net.net.slice5):
         for index, layer in stage.named_children():  # the slices hold torchvision's features[index] layers
             layer.load_state_dict(alexnet.features[int(index)].state_dict())
