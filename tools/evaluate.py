@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gen_common.files import atomic_output
+from gen_common.runs import checkpoint_args
 
 if TYPE_CHECKING:  # torch and the sr_image modules load after parsing, so --help answers at once
     import torch
@@ -70,7 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         required=True,
         metavar="[LABEL=]PATH",
         help="EnhanceNet checkpoint (tools/train.py or sr-image import-official); repeatable. LABEL names its\n"
-        "column (default: the run folder, or the file name)",
+        "column (default: the run folder, or the file name). A sweep folder (tools/train.py -m) gives one\n"
+        "column per run's checkpoints/last.ckpt, named by what differs (e.g. enhancenet_e)",
     )
     p.add_argument(
         "--sets",
@@ -144,20 +146,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def parse_ckpts(values: list[str]) -> dict[str, str]:
-    """``[LABEL=]PATH`` arguments -> {label: path}; labels must be unique and not 'Bicubic'."""
-    ckpts = {}
-    for value in values:
-        label, sep, path = value.partition("=")  # the label ends at the first '='; paths may hold more
-        if not sep or Path(value).expanduser().is_file():  # a bare path (possibly itself containing '=')
-            p = Path(value).expanduser()
-            label, path = (p.parent.parent.name if p.parent.name == "checkpoints" else p.stem), value
-        why = (
-            "is empty" if not label else "is reserved" if label == BICUBIC else "is repeated" if label in ckpts else ""
-        )
-        if why:
-            raise ValueError(f"--ckpt {value}: the label {label!r} {why}; give each checkpoint its own LABEL=PATH")
-        ckpts[label] = path
-    return ckpts
+    """``[LABEL=]PATH`` arguments (a checkpoint, or a sweep folder: one column per run) -> {label: path}."""
+    return {label: str(path) for label, path in checkpoint_args(values, reserved=BICUBIC).items()}
 
 
 def resolve_device(name: str) -> torch.device:

@@ -414,3 +414,17 @@ def test_pairing_rule(tmp_path, hr, files, pairs):
     found, unpaired = pair(tmp_path, hr)
     assert {k: v.relative_to(tmp_path).as_posix() for k, v in found.items()} == pairs
     assert len(unpaired) == len(files) - len(pairs)
+
+
+def test_a_sweep_folder_is_one_column_per_run(ckpt, hr_folder, tmp_path, capsys):
+    # The layout tools/train.py -m writes; two jobs holding the same checkpoint must score alike.
+    for job, model in (("0", "enhancenet_e"), ("1", "enhancenet_pat")):
+        (tmp_path / "sweep" / job / ".hydra").mkdir(parents=True)
+        (tmp_path / "sweep" / job / ".hydra" / "overrides.yaml").write_text(f"- model={model}\n- trainer=debug\n")
+        shutil.copytree(ckpt.parent, tmp_path / "sweep" / job / "checkpoints")
+    args = ["--ckpt", f"single={ckpt}", "--ckpt", str(tmp_path / "sweep"), "--sets", str(hr_folder)]
+    assert evaluate_main()([*args, "--device", "cpu", "--lpips-weights", "none"]) == 0
+    psnr = parse_tables(capsys.readouterr().out)["PSNR"]
+    assert psnr.pop("header") == ["Bicubic", "single", "enhancenet_e", "enhancenet_pat"]
+    _n, _bicubic, single, e, pat = psnr["TinySet"]
+    assert single == e == pat

@@ -216,3 +216,69 @@ def check_training_checkpoint(path: Path) -> None:
             f"checkpoint {path} is not a training checkpoint (no state_dict / global_step, e.g. an imported model): "
             f"it can be evaluated or used for upscaling, not resumed"
         )
+
+
+def checkpoint_args(values: list[str], reserved: str, checkpoint: str = "last.ckpt") -> dict[str, Path]:
+    """``--ckpt [LABEL=]PATH`` arguments of the evaluation commands -> {label: checkpoint file}.
+
+    PATH may be a checkpoint file (label: its run folder's name, or the file name) or a sweep / run folder: then
+    every run under it with ``checkpoints/<checkpoint>`` counts, labelled by the overrides that tell the runs apart
+    (just the value where one key differs, e.g. ``enhancenet_e``; ``LABEL=`` prefixes them), in the sweep's order.
+    Labels must be unique, not ``reserved`` (the bicubic column) and usable as a folder name.
+
+    Raises:
+        ValueError: a label is empty, reserved, repeated or holds a path separator; a folder holds no checkpoint.
+    """
+    ckpts: dict[str, Path] = {}
+
+    def add(label: str, path: Path, value: str) -> None:
+        why = (
+            "is empty" if not label else "is reserved" if label.lower() == reserved.lower()
+            else "is repeated" if label in ckpts
+            else "holds a path separator" if "/" in label or "\\" in label or label in (".", "..") else ""
+        )  # fmt: skip
+        if why:
+            raise ValueError(f"--ckpt {value}: the label {label!r} {why}; give each checkpoint its own LABEL=PATH")
+        ckpts[label] = path
+
+    for value in values:
+        label, sep, path = value.partition("=")  # the label ends at the first '='; paths may hold more
+        named = bool(sep) and not Path(value).expanduser().exists()  # else a bare path (perhaps holding '=')
+        target = Path(path if named else value).expanduser()
+        if target.is_dir():
+            for run_label, file in _sweep_checkpoints(target, checkpoint, value):
+                add(f"{label} {run_label}" if named and label else run_label, file, value)
+        elif named:
+            add(label, target, value)
+        else:
+            add(target.parent.parent.name if target.parent.name == "checkpoints" else target.stem, target, value)
+    return ckpts
+
+
+def _sweep_checkpoints(root: Path, checkpoint: str, value: str) -> list[tuple[str, Path]]:
+    """(label, checkpoint) of every run under ``root`` holding ``checkpoints/<checkpoint>``, in sweep-job order."""
+
+    def job_order(folder: Path) -> tuple:
+        return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in folder.relative_to(root).parts)
+
+    files = [f for f in root.rglob(f"checkpoints/{checkpoint}") if (f.parent.parent / ".hydra").is_dir()]
+    if (root / "checkpoints" / checkpoint).is_file() and not files:
+        files = [root / "checkpoints" / checkpoint]
+    if not files:
+        raise ValueError(
+            f"--ckpt {value}: no run under {root} holds checkpoints/{checkpoint}; pass a checkpoint file, or the "
+            "sweep folder tools/train.py -m wrote (logs/train/multiruns/<time>) once its runs have saved"
+        )
+    files.sort(key=lambda f: job_order(f.parent.parent))
+    runs = [f.parent.parent for f in files]
+    overrides = [
+        list(OmegaConf.load(r / ".hydra" / "overrides.yaml")) if (r / ".hydra" / "overrides.yaml").is_file() else []
+        for r in runs
+    ]
+    labels = _labels(overrides, ("hydra.sweep.dir", "hydra.run.dir")) if len(runs) > 1 else [runs[0].name]
+    if len(runs) > 1:  # one differing key: its value alone names the run (model=enhancenet_e -> enhancenet_e)
+        distinct = [[o for o in label.split() if "=" in o] for label in labels]
+        if all(len(d) == 1 for d in distinct) and len({_key(d[0]) for d in distinct}) == 1:
+            labels = [d[0].split("=", 1)[1] for d in distinct]
+    labels = [label.replace("/", "_") for label in labels]
+    return list(zip(labels, files, strict=True))

@@ -43,7 +43,14 @@ CSV_FIELDS = ("video", "method", "psnr_y", "ssim_y", "flicker", "frames_scored")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sr-video-evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--ckpt", action="append", required=True, metavar="[LABEL=]PATH", help="a checkpoint; repeatable")
+    p.add_argument(
+        "--ckpt",
+        action="append",
+        required=True,
+        metavar="[LABEL=]PATH",
+        help="a checkpoint; repeatable. A sweep folder (tools/train.py -m) gives one row per run's "
+        "checkpoints/last.ckpt, named by what differs (e.g. frvsr)",
+    )
     p.add_argument("--videos", default="embedded", help="'embedded' (carphone) or a folder of videos / frame folders")
     p.add_argument("--sigma", type=float, default=SIGMA, help="blur of the LR degradation (Sec. 3.4.2: 1.5)")
     p.add_argument(
@@ -122,28 +129,10 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def parse_ckpts(values: list[str]) -> dict[str, str]:
-    """``[LABEL=]PATH`` arguments -> {label: path}; labels unique, not 'bicubic', usable as a folder name."""
-    ckpts: dict[str, str] = {}
-    for value in values:
-        label, sep, path = value.partition("=")
-        if not sep or Path(value).expanduser().is_file():  # a bare path (possibly itself containing '=')
-            p = Path(value).expanduser()
-            label, path = (p.parent.parent.name if p.parent.name == "checkpoints" else p.stem), value
-        why = (
-            "is empty"
-            if not label
-            else "is reserved"
-            if label == BICUBIC
-            else "is repeated"
-            if label in ckpts
-            else "holds a path separator"
-            if "/" in label or "\\" in label or label in (".", "..")
-            else ""
-        )
-        if why:
-            raise ValueError(f"--ckpt {value}: the label {label!r} {why}; give each checkpoint its own LABEL=PATH")
-        ckpts[label] = path
-    return ckpts
+    """``[LABEL=]PATH`` arguments (a checkpoint, or a sweep folder: one row per run) -> {label: path}."""
+    from gen_common.runs import checkpoint_args
+
+    return {label: str(path) for label, path in checkpoint_args(values, reserved=BICUBIC).items()}
 
 
 OMITTED_ENDS = 2  # frames a T-4 output set leaves out at each end (e.g. B1,2,3+T, Table 3.2)
@@ -534,8 +523,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     resolved = {o: Path(v).expanduser().resolve() for o, v in named.items()}
     if len(set(resolved.values())) < len(resolved):
         raise ValueError(f"{' / '.join(named)} must name different paths (given {', '.join(named.values())})")
-    inputs = {Path(spec.partition("=")[2] or spec).expanduser().resolve() for spec in args.ckpt}
-    inputs |= {Path(spec).expanduser().resolve() for spec in args.ckpt}
+    inputs = {Path(path).resolve() for path in parse_ckpts(args.ckpt).values()}
     for option, path in resolved.items():
         if path in inputs:
             raise ValueError(f"{option} {named[option]} is one of the --ckpt files; choose another path")
