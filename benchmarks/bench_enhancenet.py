@@ -81,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def model_hparams(model: str) -> dict:
     """The EnhanceNet arguments of ``conf/model/enhancenet_<model>.yaml``, with random VGG weights (offline)."""
-    cfg = OmegaConf.merge(OmegaConf.load(CONF / "_enhancenet.yaml"), OmegaConf.load(CONF / f"enhancenet_{model}.yaml"))
+    cfg = OmegaConf.merge(
+        OmegaConf.load(CONF / "base" / "enhancenet.yaml"), OmegaConf.load(CONF / f"enhancenet_{model}.yaml")
+    )
     hp = {k: v for k, v in OmegaConf.to_container(cfg).items() if not k.startswith("_") and k != "defaults"}
     hp["vgg_weights"] = "random"  # no network here; the speed does not depend on the weights' values
     hp["input_mean"] = tuple(hp["input_mean"])

@@ -15,7 +15,7 @@ latent 16, 4x4 kernels, decoder ConvT widths 4 and 2 x ``--base-channels``; Tabl
     ``RegularizedAE.parameters()`` in ``configure_optimizers``; the densities hold buffers only).
 
 The loss weights (beta, lambda = ``reg_weight``, the CV-VAE's sigma) and lr are read from
-``conf/model/_rae.yaml`` + ``conf/model/<variant>.yaml`` (the official code's MNIST values), the architecture from
+``conf/model/base/rae.yaml`` + ``conf/model/<variant>.yaml`` (the official code's MNIST values), the architecture from
 ``conf/data/rae_digits.yaml``. Both loops start from the same weights, read the same fixed tensor of training
 digits (``rae.data.build_splits("digits")[0]``: 749 images, cycled to fill the steps) through the same kind of
 DataLoader (``{"x": images}``, no shuffling), and draw their noise (the VAE's reparameterisation, Eq. 6.11; the
@@ -96,6 +96,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from rae.data import AEDataModule, ImageItems, build_splits
 from rae.density import FullGaussian, GaussianMixture
 from rae.losses import (
+    cv_vae_kl_loss_6_14,
     cv_vae_sample_6_13,
     decoder_gradient_penalty_6_17,
     decoder_l2_loss_6_16,
@@ -111,7 +112,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 DATASET = "digits"
 LOOPS = ("lightning", "plain")
 FLOP_BATCH = 2  # images per FLOP count (FLOPs per image do not depend on the batch size, except the tiny MMD)
-HP_KEYS = ("beta", "reg_weight", "cv_sigma", "lr", "gmm_components", "gmm_max_iter")
+HP_KEYS = ("beta", "reg_weight", "gp", "kl_reduction", "cv_sigma", "lr", "gmm_components", "gmm_max_iter")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -149,12 +150,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def config_hparams(variant: str) -> dict:
-    """Loss weights, lr and GMM settings of ``conf/model/_rae.yaml`` + ``conf/model/<variant>.yaml``.
+    """Loss weights, lr and GMM settings of ``conf/model/base/rae.yaml`` + ``conf/model/<variant>.yaml``.
 
     Keys a config leaves out keep ``RegularizedAE``'s defaults (``cv_sigma`` is set for the CV-VAE only).
     """
     model = CONF / "model"
-    cfg = OmegaConf.merge(OmegaConf.load(model / "_rae.yaml"), OmegaConf.load(model / f"{variant}.yaml"))
+    cfg = OmegaConf.merge(OmegaConf.load(model / "base" / "rae.yaml"), OmegaConf.load(model / f"{variant}.yaml"))
     return {k: cfg[k] for k in HP_KEYS if k in cfg}
 
 
@@ -220,7 +221,7 @@ class PlainAE:
         yield from self.decoder.parameters()
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """(z, mu, log_var) with the training noise, as ``RegularizedAE.encode(x, sample=True)``."""
+        """(z, mu, log_var) with the training noise, as ``RegularizedAE.training_codes_of(x)`` (k = 1)."""
         h = self.encoder(x * 2 - 1)
         if self.hp.variant == "vae":
             mu, log_var = h.chunk(2, dim=1)
@@ -236,16 +237,17 @@ class PlainAE:
         rec = self.decoder(z)
         total = rec_loss = reconstruction_loss_6_10(x, rec)
         parts = {"rec": rec_loss}
+        pixels = x.shape[-2] * x.shape[-1]  # the module's default kl_reduction=official
         if v == "vae":
-            parts["kl"] = vae_kl_loss_6_12(mu, log_var)
+            parts["kl"] = vae_kl_loss_6_12(mu, log_var, "sum") / pixels
         elif v == "cv_vae":
-            parts["kl"] = embedding_loss_6_14(mu)
+            parts["kl"] = cv_vae_kl_loss_6_14(mu) / pixels
         elif v == "wae":
             parts["mmd"] = imq_mmd_loss(z, torch.randn_like(z))
         elif v != "ae":
             parts["emb"] = embedding_loss_6_14(z)
         if v == "rae_gp":
-            parts["gp"] = decoder_gradient_penalty_6_17(rec, z)
+            parts["gp"] = decoder_gradient_penalty_6_17(rec, z, hp.gp)
         if v == "rae_l2":
             parts["l2"] = decoder_l2_loss_6_16(self.decoder)
         for name in ("kl", "mmd", "emb"):  # the module's order of additions
@@ -403,7 +405,7 @@ def timed_density_fit(model: RegularizedAE, dm: AEDataModule, device: torch.devi
     sync(device)
     t0 = time.perf_counter()
     with torch.no_grad():
-        codes = torch.cat([model.encode(b["x"].to(device))[1] for b in dm.predict_dataloader()]).float()
+        codes = torch.cat([model.encode(b["x"].to(device))[0] for b in dm.predict_dataloader()]).float()
     sync(device)
     t1 = time.perf_counter()
     gauss = type(model.density_n)(hp.latent_dim).to(device).fit(codes)  # StandardNormal (VAE, WAE): no-op
@@ -456,7 +458,9 @@ def timed_test(model: RegularizedAE, dm: AEDataModule, device: torch.device) -> 
 
 
 def bench_eval(args: argparse.Namespace, device: torch.device) -> dict:
-    dm_kwargs = {k: v for k, v in OmegaConf.load(CONF / "data" / "_rae.yaml").items() if k in ("eval_batch_size",)}
+    dm_kwargs = {
+        k: v for k, v in OmegaConf.load(CONF / "data" / "base" / "rae.yaml").items() if k in ("eval_batch_size",)
+    }
     dm = AEDataModule(DATASET, batch_size=args.batch_size, **dm_kwargs)
     dm.setup()  # load the data once, outside the timing
     for _ in range(args.eval_warmup):  # imports, allocator, first-call overheads: on a throwaway model

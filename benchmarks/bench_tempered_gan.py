@@ -257,7 +257,7 @@ class PlainTemperedGAN:
         with self._frozen(self.gen, self.disc):
             lensed = self.lens(x)
             adversarial = self.loss_lens(self.disc(lensed))
-            recon = lens_reconstruction_loss_4_2(x, lensed)
+            recon = lens_reconstruction_loss_4_2(x, lensed, self.hp.lens_recon)
             opt_l.zero_grad()
             (lam * adversarial + recon).backward()
             opt_l.step()

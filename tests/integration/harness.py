@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
@@ -78,7 +78,9 @@ def load_train_module():
 
 
 def compose_cfg(overrides: list[str], output_dir: Path | None = None):
-    """The config tools/train.py would see; ``${hydra:...}`` resolves as in a real run."""
+    """The config tools/train.py would see; ``${hydra:...}`` and tools/train.py's resolvers resolve as in a run."""
+    if not OmegaConf.has_resolver("per_model"):
+        load_train_module()  # registers it
     with initialize_config_dir(config_dir=str(globals()["CONF"]), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     if output_dir is not None:

@@ -1,4 +1,4 @@
-"""The thesis's tables and figures of chapters 2 and 3 as experiment configs (docs/catalogue.md): every sweep
+"""The thesis's tables and figures of chapters 2, 3, 4 and 6 as experiment configs (docs/catalogue.md): every sweep
 combination composes with the thesis's stated settings, and every ``_small`` variant trains through tools/train.py."""
 
 import itertools
@@ -14,20 +14,26 @@ CATALOGUE = sorted(
 )
 FULL = [c for c in CATALOGUE if not c.endswith("_small")]
 SMALL = [c for c in CATALOGUE if c.endswith("_small")]
-DATA_ROOTS = ["data.root=/data/train", "data.eval_root=/data/eval"]  # full protocols need the user's data
+
+
+def _roots(name: str) -> list[str]:
+    """Full protocols need the user's data (chapters 2 and 3 also a separate evaluation set)."""
+    if name.endswith("_small"):
+        return []
+    return ["data.root=/data/train", *(["data.eval_root=/data/eval"] if name[4:6] in ("2_", "3_") else [])]
 
 
 def _sweep(name: str) -> list[list[str]]:
     """Every job of ``python tools/train.py -m experiment=<name>``: its composed hydra.sweeper.params (a config's
     own and those it inherits, as Hydra sees them)."""
-    roots = [] if name.endswith("_small") else DATA_ROOTS
+    roots = _roots(name)
     params = compose_cfg([f"experiment={name}", *roots]).hydra.sweeper.params or {}
     axes = [[f"{k}={v.strip()}" for v in str(values).split(",")] for k, values in params.items()]
     return [list(job) for job in itertools.product(*axes)]
 
 
 def _job(name: str, job: list[str]):
-    roots = [] if name.endswith("_small") else DATA_ROOTS
+    roots = _roots(name)
     cfg = compose_cfg([f"experiment={name}", *roots, *job])
     with open_dict(cfg):
         del cfg["hydra"]  # (its sweep folders need a job number; ${hydra:...} still resolves through HydraConfig)
@@ -37,10 +43,10 @@ def _job(name: str, job: list[str]):
 @pytest.mark.parametrize("name", CATALOGUE)
 def test_every_job_of_every_catalogue_sweep_composes_and_resolves(name):
     jobs = _sweep(name)
-    assert jobs or name == "sec_2_5_7", f"{name} declares no sweep (hydra.sweeper.params)"  # (one run)
+    assert jobs or name in ("sec_2_5_7",), f"{name} declares no sweep (hydra.sweeper.params)"  # (one run)
     for job in jobs or [[]]:
         resolved, _ = _job(name, job)
-        assert resolved["seed"] == 0
+        assert resolved["seed"] == int(dict(o.split("=") for o in job).get("seed", 0))
         if name.endswith("_small"):  # runs here: the embedded data on the CPU
             assert resolved["trainer"]["accelerator"] == "cpu" and resolved["data"]["root"] is None
 
@@ -48,7 +54,7 @@ def test_every_job_of_every_catalogue_sweep_composes_and_resolves(name):
 def test_every_full_protocol_has_a_small_variant_and_a_catalogue_row():
     catalogue = (ROOT / "docs" / "catalogue.md").read_text()
     for name in FULL:
-        small = name.removesuffix("_jpeg") + "_small"
+        small = name.removesuffix("_jpeg").removesuffix("_cifar10").removesuffix("_celeba") + "_small"
         assert small in SMALL, name
         assert f"experiment={name}" in catalogue and f"experiment={small}" in catalogue, name
 
@@ -64,7 +70,7 @@ def test_chapter_2_protocol_settings():
     ]
     assert [j[1] for j in _sweep("fig_2_4")] == [f"model.texture_patch_size={p}" for p in (4, 16, 128)]  # Fig. 2.4
     assert sorted(j[0] for j in _sweep("table_2_4")) == ["model.scale=2", "model.scale=4"]
-    # a derived config's sweep replaces its parent's (table_2_4_small inherits table_2_3_small's six models)
+    # a derived config's sweep merges with its parent's by key (table_2_4_small restates table_2_3_small's model axis)
     assert _sweep("table_2_4_small") == [["model=enhancenet_e", f"model.scale={s}"] for s in (2, 4)]
     assert _sweep("sec_2_5_7_small") == [["model=enhancenet_pat"]]
 
@@ -96,3 +102,46 @@ def test_each_small_variant_trains_its_first_steps(name, run_train):
     first_step = ["trainer.max_steps=1", "trainer.val_check_interval=1", "test=false"]  # (the test stage: elsewhere)
     _, out = run_train([f"experiment={name}", *job, "debug=default", *first_step])
     assert (Path(out) / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_chapter_4_protocol_settings():
+    jobs = _sweep("fig_4_6")
+    assert sorted(jobs) == sorted([f"model={m}", f"seed={s}"] for m in ("dcgan", "tan_dcgan") for s in (0, 1, 2))
+    for job in jobs:  # Sec. 4.4: 3 seeds, the same initial G and D with and without the lens
+        resolved, _ = _job("fig_4_6", job)
+        assert resolved["data"]["dataset"] == "color_mnist" and resolved["data"]["eval_samples"] == 4096
+        assert resolved["model"]["lens_k"] == 10_000 and resolved["model"]["lr"] == 1e-4  # Fig. 4.2, Sec. 4.2.4
+        assert resolved["model"]["lens_recon"] == "sum"  # Eq. 4.2 as written
+    for job in _sweep("fig_4_9"):  # Sec. 4.2.4: FID on 10k samples for WGAN-GP
+        resolved, _ = _job("fig_4_9", job)
+        assert resolved["data"]["dataset"] == "cifar10" and resolved["data"]["eval_samples"] == 10_000
+    assert [len(_sweep(n)) for n in ("fig_4_5_top", "fig_4_5_top_small", "fig_4_8_small", "fig_4_9_small")] == [
+        3,
+        3,
+        12,
+        6,
+    ]
+    resolved, _ = _job("fig_4_5_top", ["model=tan_dcgan", "seed=0"])
+    assert resolved["model"]["fixed_lambda"] == 1.0 and resolved["trainer"]["max_steps"] == 10_000_000
+    datasets = {_job("fig_4_8", j)[0]["data"]["dataset"] for j in _sweep("fig_4_8")}
+    assert datasets == {"mnist", "color_mnist", "celeba"}
+
+
+def test_chapter_6_protocol_settings():
+    models = ["vae", "cv_vae", "wae", "rae_gp", "rae_l2", "rae_sn", "rae", "ae"]
+    for name, epochs, latent in (("table_6_2", 100, 16), ("table_6_2_cifar10", 100, 128), ("table_6_2_celeba", 70, 64)):
+        assert [j[0] for j in _sweep(name)] == [f"model={m}" for m in models]
+        resolved, _ = _job(name, ["model=rae_gp"])
+        assert resolved["trainer"]["max_epochs"] == epochs and resolved["trainer"]["check_val_every_n_epoch"] == 1
+        assert resolved["data"]["batch_size"] == 100 and resolved["model"]["latent_dim"] == latent  # Sec. 6.8
+        assert resolved["model"]["eval_samples"] == 10_000 and resolved["model"]["gp"] == "official"
+    assert _job("table_6_2_celeba", ["model=rae_sn"])[0]["model"]["beta"] == 0.0024  # official CelebA weight
+    assert _job("table_6_2_celeba", ["model=rae_gp"])[0]["model"]["reg_weight"] == 1e-7
+    # a derived config's sweep merges with its parent's by key: one axis each, as the figures vary one setting
+    assert _sweep("fig_6_2_small") == [["model=vae", "model.beta=0.312", f"model.mc_samples={k}"] for k in (1, 2, 4, 8)]
+    assert [len(_sweep(n)) for n in ("fig_6_1", "fig_6_1_small", "fig_6_2")] == [5, 5, 4]
+    # the schedule is the dataset's: model=... data=rae_mnist alone follows Sec. 6.8
+    plain = OmegaConf.to_container(compose_cfg(["model=rae_l2", "data=rae_mnist"]).trainer, resolve=True)
+    assert plain["max_epochs"] == 100 and plain["max_steps"] == -1
+    gan = OmegaConf.to_container(compose_cfg(["model=dcgan"]).trainer, resolve=True)
+    assert gan["max_steps"] == 200_000 and gan["val_check_interval"] == 1000  # others keep the step schedule

@@ -52,9 +52,14 @@ def test_lsgan_and_wgan_objectives():
         objectives("began")
 
 
-def test_reconstruction_is_mean_squared_error():
-    x, y = torch.zeros(2, 1, 4, 4), torch.full((2, 1, 4, 4), 0.5)
-    assert lens_reconstruction_loss_4_2(x, y).item() == pytest.approx(0.25)
+def test_reconstruction_is_the_squared_norm_per_image_or_the_mean():
+    x, y = torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
+    y[0] = 0.5  # image 0: 48 pixels off by 0.5 -> ||.||^2 = 12; image 1 exact
+    assert lens_reconstruction_loss_4_2(x, y).item() == pytest.approx(12 / 2)  # Eq. 4.2, batch mean
+    assert lens_reconstruction_loss_4_2(x, y, "sum").item() == pytest.approx(6.0)
+    assert lens_reconstruction_loss_4_2(x, y, "mean").item() == pytest.approx(0.25 / 2)
+    with pytest.raises(ValueError, match="sum, mean"):
+        lens_reconstruction_loss_4_2(x, y, "max")
 
 
 @pytest.mark.parametrize("gan_type", ["gan", "lsgan", "wgan_gp"])

@@ -97,6 +97,7 @@ class AEDataModule(pl.LightningDataModule):
         seed: seed of the validation hold-out.
         architecture: the Table 6.1 column this dataset uses (read by the model config; kept for the record).
         embedding: the FID / PRD features that suit this dataset (read by the model config).
+        schedule: Sec. 6.8's training length for this dataset (read by the trainer config; kept for the record).
     """
 
     def __init__(
@@ -111,6 +112,7 @@ class AEDataModule(pl.LightningDataModule):
         seed: int = 0,
         architecture: dict | None = None,
         embedding: str | None = None,
+        schedule: dict | None = None,
     ) -> None:
         super().__init__()
         if dataset not in DATASETS:

@@ -13,6 +13,8 @@ from torch import Tensor
 from prd_metric.metric import PrecisionRecallDistributions
 from rae.density import FullGaussian, GaussianMixture, StandardNormal
 from rae.losses import (
+    GP_READINGS,
+    cv_vae_kl_loss_6_14,
     cv_vae_sample_6_13,
     decoder_gradient_penalty_6_17,
     decoder_l2_loss_6_16,
@@ -38,6 +40,15 @@ class RegularizedAE(pl.LightningModule):
             scale every layer (Sec. 6.8 itself used smaller networks for Figures 6.1-6.2).
         beta: weight of the latent term: KL (VAE, Eq. 6.12), 1/2||z||^2 (CV-VAE Eq. 6.14, RAE Eq. 6.15) or MMD (WAE).
         reg_weight: lambda of Eq. 6.15 for L_GP (RAE-GP) or L_L2 (RAE-L2).
+        gp: the reading of Eq. 6.17 (:func:`rae.losses.decoder_gradient_penalty_6_17`): ``official`` (the official
+            code's normalisation, which its weights assume) or ``jacobian`` (||dD/dz||_F^2).
+        kl_reduction: the VAE / CV-VAE latent term. ``official``: as the official code, which sums the squared error
+            over pixels and the KL (Eq. 6.12) or 1/2||mu||^2 (Eq. 6.14) over latent dimensions; divided here by the
+            pixel count, so the reconstruction term is every variant's L_REC and the official beta keeps its meaning
+            (Adam is invariant to the overall scale). ``mean``: the term averaged over latent dimensions, not divided
+            (our earlier reading; the official beta 0.312 then collapses the VAE: packages/rae/README.md).
+        mc_samples: k of Eq. 6.8 / Fig. 6.2: latent samples per input for the VAE / CV-VAE reconstruction term
+            (k = 1 in practice and in Table 6.2).
         cv_sigma: the CV-VAE's constant noise standard deviation (Eq. 6.13).
         lr: Adam's initial learning rate (Sec. 6.8: 1e-3), halved when ``val/loss`` plateaus.
         plateau_patience: validations without improvement before halving.
@@ -59,6 +70,9 @@ class RegularizedAE(pl.LightningModule):
         base_channels: int = 128,
         beta: float = 1e-4,
         reg_weight: float = 0.0,
+        gp: str = "official",
+        kl_reduction: str = "official",
+        mc_samples: int = 1,
         cv_sigma: float = 0.7,
         lr: float = 1e-3,
         plateau_patience: int = 5,
@@ -71,6 +85,15 @@ class RegularizedAE(pl.LightningModule):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        if gp not in GP_READINGS:
+            raise ValueError(f"model.gp={gp!r}: choose one of {', '.join(GP_READINGS)} (Eq. 6.17's two readings)")
+        if kl_reduction not in ("official", "mean"):
+            raise ValueError(f"model.kl_reduction={kl_reduction!r}: choose official or mean")
+        if mc_samples < 1 or (mc_samples > 1 and variant not in ("vae", "cv_vae")):
+            raise ValueError(
+                f"model.mc_samples={mc_samples}: k >= 1 latent samples per input, and k > 1 only for the stochastic "
+                f"encoders (vae, cv_vae; {variant} encodes deterministically)"
+            )
         self.save_hyperparameters()
         widths = tuple(base_channels * f for f in (1, 2, 4, 8))
         self.encoder = Encoder(channels, latent_dim, image_size, kernel, 2 if variant == "vae" else 1, widths)
@@ -83,36 +106,49 @@ class RegularizedAE(pl.LightningModule):
         self._plateau_state = None
 
     # ---- model ----------------------------------------------------------------------------------------------
-    def encode(self, x: Tensor, sample: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
-        """(z, mu, log_var) of images in [0, 1]; ``sample`` draws the VAE / CV-VAE noise (training), else z = mu."""
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(mu, log_var) of images in [0, 1]: the code (the VAE's mean) and, for the VAE, log sigma^2."""
         h = self.encoder(x * 2 - 1)  # encoder input in [-1, 1] (official code)
         if self.hparams.variant == "vae":
             mu, log_var = h.chunk(2, dim=1)
-            return (reparameterize_6_11(mu, log_var) if sample else mu), mu, log_var
-        if self.hparams.variant == "cv_vae" and sample:
-            return cv_vae_sample_6_13(h, self.hparams.cv_sigma), h, None
-        return h, h, None
+            return mu, log_var
+        return h, None
+
+    def training_codes_of(self, x: Tensor, k: int = 1) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(z, mu, log_var): z holds k codes per input (rows grouped per input) with the VAE / CV-VAE training noise
+        (Eq. 6.11 / 6.13; Eq. 6.8's k samples), the code itself for the deterministic encoders."""
+        mu, log_var = self.encode(x)
+        if self.hparams.variant == "vae":
+            return reparameterize_6_11(mu.repeat_interleave(k, 0), log_var.repeat_interleave(k, 0)), mu, log_var
+        if self.hparams.variant == "cv_vae":
+            return cv_vae_sample_6_13(mu.repeat_interleave(k, 0), self.hparams.cv_sigma), mu, None
+        return mu, mu, None
 
     def forward(self, x: Tensor) -> Tensor:
         """Deterministic reconstruction D(mu(x)) in [0, 1]."""
-        return self.decoder(self.encode(x)[1])
+        return self.decoder(self.encode(x)[0])
 
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """The variant's objective on a batch and its unweighted terms."""
         hp, v = self.hparams, self.hparams.variant
-        z, mu, log_var = self.encode(x, sample=True)
+        k = hp.mc_samples  # latent samples per input (Eq. 6.8): the encoder runs once, the decoder on each sample
+        z, mu, log_var = self.training_codes_of(x, k)
         rec = self.decoder(z)
-        parts = {"rec": reconstruction_loss_6_10(x, rec)}
+        parts = {"rec": reconstruction_loss_6_10(x.repeat_interleave(k, 0), rec)}
+        pixels = x.shape[-2] * x.shape[-1]  # the official VAE / CV-VAE sum the squared error over these
+        official = hp.kl_reduction == "official"
         if v == "vae":
-            parts["kl"] = vae_kl_loss_6_12(mu, log_var)
+            parts["kl"] = (
+                vae_kl_loss_6_12(mu, log_var, "sum") / pixels if official else vae_kl_loss_6_12(mu, log_var, "mean")
+            )
         elif v == "cv_vae":
-            parts["kl"] = embedding_loss_6_14(mu)
+            parts["kl"] = cv_vae_kl_loss_6_14(mu) / pixels if official else embedding_loss_6_14(mu)
         elif v == "wae":
             parts["mmd"] = imq_mmd_loss(z, torch.randn_like(z))
         elif v != "ae":
             parts["emb"] = embedding_loss_6_14(z)
         if v == "rae_gp":
-            parts["gp"] = decoder_gradient_penalty_6_17(rec, z)
+            parts["gp"] = decoder_gradient_penalty_6_17(rec, z, hp.gp)
         if v == "rae_l2":
             parts["l2"] = decoder_l2_loss_6_16(self.decoder)
         total = parts["rec"]
@@ -140,7 +176,7 @@ class RegularizedAE(pl.LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         x = batch["x"]
-        _, mu, _ = self.encode(x)
+        mu, _ = self.encode(x)
         self.log("val/loss", reconstruction_loss_6_10(x, self.decoder(mu)), prog_bar=True, sync_dist=True)
         self._val_codes.append(mu)
 
@@ -178,7 +214,7 @@ class RegularizedAE(pl.LightningModule):
         """mu of every training image (the datamodule's ``predict_dataloader``: the training set in order)."""
         was_training = self.training
         self.eval()
-        codes = [self.encode(b["x"].to(self.device))[1] for b in self.trainer.datamodule.predict_dataloader()]
+        codes = [self.encode(b["x"].to(self.device))[0] for b in self.trainer.datamodule.predict_dataloader()]
         self.train(was_training)
         return torch.cat(codes)
 
@@ -202,7 +238,7 @@ class RegularizedAE(pl.LightningModule):
         self.fit_densities()  # the codes of the encoder being tested (the last validation may predate the last step)
         dm = self.trainer.datamodule
         with torch.no_grad():
-            self._val_codes_all = torch.cat([self.encode(b["x"].to(self.device))[1] for b in dm.val_dataloader()])
+            self._val_codes_all = torch.cat([self.encode(b["x"].to(self.device))[0] for b in dm.val_dataloader()])
         self._gen = torch.Generator().manual_seed(1234 + self.trainer.global_rank)
         self._seen = 0
         self._test_metrics = {
@@ -261,7 +297,7 @@ class RegularizedAE(pl.LightningModule):
         if bool(self.density_gmm.fitted):
             grids.append(self.decoder(self.density_gmm.sample(64, gen).float()))
             captions.append("GMM")
-        mu = self.encode(x)[1]
+        mu = self.encode(x)[0]
         if mu.shape[0] >= 2:
             a, b = mu[:8], mu.roll(1, 0)[:8]
             steps = torch.linspace(0, 1, 8, device=mu.device)

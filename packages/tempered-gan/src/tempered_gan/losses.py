@@ -26,13 +26,21 @@ def lens_lambda(step: int | Tensor, k: int) -> float | Tensor:
     return 1 - math.sin(min(step, k) * math.pi / (2 * k))
 
 
-def lens_reconstruction_loss_4_2(x: Tensor, lensed: Tensor) -> Tensor:
-    """L_L^R = ||X - L(X)||^2 (Eq. 4.2), as the mean squared error over batch and pixels.
+LENS_RECON_REDUCTIONS = ("sum", "mean")
 
-    The thesis writes a squared norm without its normalisation; the mean (TensorFlow's ``mean_squared_error``,
-    the usual choice) keeps the term of order 1 next to the adversarial terms whatever the image size.
+
+def lens_reconstruction_loss_4_2(x: Tensor, lensed: Tensor, reduction: str = "sum") -> Tensor:
+    """L_L^R = ||X - L(X)||^2 (Eq. 4.2), per image, averaged over the batch.
+
+    ``sum``: the squared norm as Eq. 4.2 writes it, summed over pixels and channels (32x32x1..3 = 1024..3072 terms
+    next to lambda * L_L^A, a per-image scalar). ``mean``: the mean squared error instead (our earlier reading),
+    which weakens L_L^R against lambda * L_L^A by that factor. Images in the networks' [-1, 1].
     """
-    return F.mse_loss(lensed, x)
+    if reduction == "sum":
+        return (x - lensed).pow(2).flatten(1).sum(1).mean()
+    if reduction == "mean":
+        return F.mse_loss(lensed, x)
+    raise ValueError(f"lens_recon must be one of {', '.join(LENS_RECON_REDUCTIONS)}, not {reduction!r}")
 
 
 # ---- classical GAN, Sec. 4.2.1 (D(x) = sigmoid(logit)) -------------------------------------------------------

@@ -12,7 +12,13 @@ from lightning.pytorch.core.optimizer import do_nothing_closure
 from torch import Tensor
 from torchvision.utils import make_grid
 
-from tempered_gan.losses import gradient_penalty, lens_lambda, lens_reconstruction_loss_4_2, objectives
+from tempered_gan.losses import (
+    LENS_RECON_REDUCTIONS,
+    gradient_penalty,
+    lens_lambda,
+    lens_reconstruction_loss_4_2,
+    objectives,
+)
 from tempered_gan.metrics import build_eval_metric, to_unit
 from tempered_gan.nets import Discriminator, Generator, build_lens_with_own_rng
 
@@ -30,7 +36,10 @@ class TemperedGAN(pl.LightningModule):
         lens_blocks, lens_width, lens_identity_init: see :class:`tempered_gan.nets.Lens`.
         lens_seed: seed of the lens's initialisation; None derives it from the global seed. The lens is built
             from its own RNG stream, so G and D start from the same weights with and without it (Sec. 4.4).
-        lens_k: K of Eq. 4.4 (lambda goes from 1 to 0 in K generator steps).
+        lens_k: K of Eq. 4.4 (lambda goes from 1 to 0 in K generator steps). Default 10k: Fig. 4.2 ("K=10k in
+            all experiments") and Fig. 4.9, which the experiments follow, over Sec. 4.2's "K = 10^5 unless
+            specified otherwise".
+        lens_recon: reduction of L_L^R (Eq. 4.2): ``sum`` (the squared norm as written) or ``mean``.
         fixed_lambda: a constant lambda instead of the schedule (the lambda = 1 run of Fig. 4.5, top).
         optimizer: ``adam`` (DCGAN / LSGAN) or ``rmsprop`` (WGAN-GP, Sec. 4.2.4); used for G, D and L.
         lr: learning rate of all three networks (Sec. 4.2.4: 1e-4).
@@ -57,7 +66,8 @@ class TemperedGAN(pl.LightningModule):
         lens_width: int = 64,
         lens_identity_init: bool = False,
         lens_seed: int | None = None,
-        lens_k: int = 100_000,
+        lens_k: int = 10_000,
+        lens_recon: str = "sum",
         fixed_lambda: float | None = None,
         optimizer: str = "adam",
         lr: float = 1e-4,
@@ -70,6 +80,8 @@ class TemperedGAN(pl.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
+        if lens_recon not in LENS_RECON_REDUCTIONS:
+            raise ValueError(f"model.lens_recon={lens_recon!r}: choose one of {', '.join(LENS_RECON_REDUCTIONS)}")
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if n_critic < 1:
@@ -165,7 +177,7 @@ class TemperedGAN(pl.LightningModule):
         self.toggle_optimizer(opt_l)
         lensed = self.lens(x)
         adversarial = self.loss_lens(self.discriminator(lensed))
-        recon = lens_reconstruction_loss_4_2(x, lensed)
+        recon = lens_reconstruction_loss_4_2(x, lensed, self.hparams.lens_recon)
         self._step(opt_l, lam * adversarial + recon)
         self.untoggle_optimizer(opt_l)
         self.lens_t += 1
@@ -218,7 +230,11 @@ class TemperedGAN(pl.LightningModule):
         if self.lens is not None and batch_idx == 0:
             x = real * 2 - 1
             stage = "test" if self.trainer.testing else "val"
-            self.log(f"{stage}/lens_recon", lens_reconstruction_loss_4_2(x, self.lens(x)), sync_dist=True)
+            self.log(
+                f"{stage}/lens_recon",
+                lens_reconstruction_loss_4_2(x, self.lens(x), self.hparams.lens_recon),
+                sync_dist=True,
+            )
 
     def on_validation_epoch_end(self) -> None:
         stage = "test" if self.trainer.testing else "val"
