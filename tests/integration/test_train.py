@@ -100,6 +100,16 @@ def test_gan_trains_with_fid_prd_and_sample_grids(model, run_train):
     assert {p.parent.name + "/" + p.name.split("_")[0] for p in media} >= {"train/samples", "val/samples"}
 
 
+def test_gan_and_autoencoder_log_the_chosen_extra_metrics_live(run_train, tmp_path):
+    # beside the thesis's FID / PRD: KID and the k-NN metrics of the same features (prd-metric)
+    metrics, _ = run_train(["model=dcgan", *TINY_GAN, "logger=none", "model.eval_metrics=[prd,fid,kid,knn]"])
+    for key in ("val/fid", "val/prd_f8", "val/kid", "val/knn_precision", "val/knn_recall", "val/density"):
+        assert torch.isfinite(torch.tensor(metrics[key])), key
+    assert 0 <= metrics["val/coverage"] <= 1
+    metrics, _ = run_train(["model=rae", *TINY_RAE, "logger=none", "model.eval_metrics=[prd,fid,knn]"], tmp_path / "r")
+    assert 0 <= metrics["test/coverage_gmm"] <= 1 and "test/knn_recall_rec" in metrics and "test/prd_n_f8" in metrics
+
+
 @pytest.mark.parametrize("model", RAE_MODELS)
 def test_autoencoder_trains_fits_densities_and_runs_the_table_6_2_protocol(model, run_train):
     metrics, out = run_train([f"model={model}", *TINY_RAE, "logger=wandb"])

@@ -63,7 +63,7 @@ def test_fid_inception_random_local_and_cached(offline):
 
     torch.manual_seed(0)
     net = resolve_weights("inception_v3_fid", "random")  # offline: random mode must not try the network
-    assert isinstance(net, NoTrainInceptionV3) and net.features_list == ["2048"]
+    assert isinstance(net, NoTrainInceptionV3) and net.features_list == ["2048", "logits_unbiased"]
     assert not net.training and not any(p.requires_grad for p in net.parameters())
     assert not offline.exists()  # nothing downloaded, nothing cached
     # The same file as a local path and as the cached "imagenet" weights (offline: read from the cache only).

@@ -45,7 +45,13 @@ def test_compare_feature_files(feature_files, capsys):
     half, full = record["results"]
     assert len(half["precision"]) == len(half["recall"]) == 101
     assert half["f_beta"] < full["f_beta"]  # dropping 5 of 10 modes costs recall
-    assert "fid" not in half  # features were given, not images
+    # features too get every feature metric (FID in these features), but no IS: it needs an image folder's logits
+    assert {"fid", "kid_mean", "knn_precision", "knn_recall", "density", "coverage"} <= set(
+        half
+    ) and "is_mean" not in half
+    assert half["fid"] > full["fid"] and half["knn_recall"] < full["knn_recall"] and half["coverage"] < full["coverage"]
+    assert "KIDx1e3" in out and "coverage" in out and " IS" not in out
+    assert settings["metrics"] == ["prd", "fid", "kid", "knn", "is"] and settings["knn_k"] == 5
     assert (d / "prd.png").stat().st_size > 0
 
 
@@ -63,6 +69,12 @@ def test_compare_feature_files(feature_files, capsys):
         (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--plot", "p.xyz"], "unknown image format"),
         (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--beta", "0"], "--beta must be a positive"),
         (lambda d: np.save(d / "bad.npy", np.full((400, 16), 1e39)), [], "beyond float32's range"),  # was "NaN"
+        (lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)), ["--knn-k", "0"], "--knn-k must be >= 1"),
+        (
+            lambda d: np.save(d / "bad.npy", _feats(400, range(3), 5)),
+            ["--metrics", "fid", "--plot", "p.png"],
+            "add prd",
+        ),
     ],
 )
 def test_compare_errors(feature_files, capsys, make, extra, message):
@@ -117,7 +129,9 @@ def test_compare_image_folders_gives_fid(tmp_path, capsys):
     assert main([*argv, "--json", str(tmp_path / "o.json"), *FAST]) == 0
     row = json.loads((tmp_path / "o.json").read_text())["results"][0]
     assert row["kind"] == "images" and row["num_images"] == 60 and row["size"] == 32
-    assert row["fid"] > 0
+    assert row["fid"] > 0 and len(row["weights_sha256"]) == 64
+    # the digits CNN's logits of the same pass give an IS: 3 classes drawn about equally, confidently -> near 3
+    assert 2.0 < row["is_mean"] < 3.2
     out, err = capsys.readouterr()
-    assert "FID" in out
+    assert "FID" in out and " IS" in out
     assert "real" in err and "fake" in err and "60/60" in err and "img" in err  # embedding bars, per folder

@@ -56,6 +56,18 @@ def test_inception_equals_torchmetrics_fid_features(inception, inception_file):
     assert FrechetInceptionDistance(feature=inception, normalize=True).real_features_sum.shape == (2048,)
 
 
+def test_inception_logits_are_those_of_torchmetrics_inception_score_path(inception, inception_file):
+    # torchmetrics' InceptionScore runs the same network with features_list=["logits_unbiased"]: one pass here
+    # must give its logits and the FID features together
+    images = torch.rand(2, 3, 40, 40)
+    pool3, logits = inception.forward_with_logits(images)
+    torch.testing.assert_close(pool3, inception(images))
+    is_net = resolve_weights("inception_v3_fid", str(inception_file))
+    is_net.features_list, is_net.use_antialias = ["logits_unbiased"], False  # (the TF1 resize of `inception`)
+    torch.testing.assert_close(logits, is_net((images * 255).byte()))
+    assert logits.shape == (2, 1008)
+
+
 def test_random_mode_offline(offline):
     torch.manual_seed(0)
     emb = InceptionPool3(weights="random")

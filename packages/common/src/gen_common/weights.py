@@ -82,7 +82,12 @@ def _fid_inception_class() -> type[nn.Module]:
             empty = io.BytesIO()
             torch.save({}, empty)
             empty.seek(0)
-            super().__init__(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=empty)
+            # Pool3 and the class logits in one pass: FID / PRD / KID take the first, the Inception Score the second
+            super().__init__(
+                name="inception-v3-compat",
+                features_list=["2048", "logits_unbiased"],
+                feature_extractor_weights_path=empty,
+            )
             self._constructing = False
             # torch-fidelity defines no initialisation (it always loads weights). PyTorch's default conv init shrinks
             # the signal about 2.5x per layer, leaving random-mode Pool3 features near 1e-8, too small for FID's

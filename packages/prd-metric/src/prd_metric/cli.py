@@ -18,6 +18,7 @@ from gen_common.lazy import lazy_exports
 # Light on purpose: ``--help`` of every sub-command answers without loading torch; the work is in
 # prd_metric.compare, prd_metric.modes and prd_metric.digits, imported after the arguments are parsed.
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")  # prd-metric modes --data
+METRICS = ("prd", "fid", "kid", "knn", "is")  # = prd_metric.suite.METRICS (tested), here without importing torch
 MODES_DESCRIPTION = """Sec. 5.4.1, adding and dropping modes: P = the first 5 classes of the test split, Q_i = the first
 i classes of the training split (i = 1..10). Recall should rise up to i = 5 and precision fall after it, while FID
 cannot tell Q_4 (dropped modes) from Q_6 (invented modes).
@@ -46,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prd-metric", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compare", help="PRD curves and F_8/F_1/8 (and FID) of evaluated sets against a reference")
+    c = sub.add_parser("compare", help="PRD, FID, KID, k-NN precision / recall, density / coverage and IS of "
+                       "evaluated sets against a reference, from one embedding pass")  # fmt: skip
     c.add_argument("--ref", required=True, help="the reference (real data, P): feature file or image folder")
     c.add_argument("--eval", required=True, action="append", help="an evaluated set (model, Q); repeatable")
     c.add_argument("--labels", nargs="+", help="one label per --eval (default: file/folder names)")
@@ -65,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--beta", type=float, default=8, help="F_beta and F_1/beta (Sec. 5.4.3: 8)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--backend", default="torch", choices=("torch", "sklearn"), help="k-means implementation")
+    c.add_argument("--metrics", nargs="+", default=list(METRICS), choices=METRICS, metavar="M",
+                   help="prd (Sec. 5.4), fid (Eq. 5.2), kid, knn (k-NN precision / recall, density / coverage), is "
+                        "(Inception Score, Eq. 5.1: image folders only); default: all")  # fmt: skip
+    c.add_argument("--knn-k", type=int, default=5, help="k of the k-NN metrics (default 5)")
+    c.add_argument("--kid-subsets", type=int, default=100, help="KID: random subsets averaged (default 100)")
+    c.add_argument("--kid-subset-size", type=int, default=1000, help="KID: samples per subset (default 1000)")
+    c.add_argument("--is-splits", type=int, default=10, help="Inception Score: groups (default 10)")
     c.add_argument("--subsample", action="store_true", help="draw equally many samples from unequal sets")
     c.add_argument("--no-balance", action="store_true", help="allow unequal set sizes (biases the clustering)")
     sub.add_parser("modes", help="Sec. 5.4.1: PRD and FID as classes are dropped and added", add_help=False)

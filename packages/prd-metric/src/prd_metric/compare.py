@@ -1,5 +1,6 @@
 """``prd-metric compare``, the work behind the command (:mod:`prd_metric.cli` parses, then loads this): feature
-files and image folders in, PRD curves, F_beta / F_1/beta and FID out, as a table, a plot and a JSON record.
+files and image folders in, every metric of :mod:`prd_metric.suite` out (PRD curves and F_beta / F_1/beta, FID,
+KID, k-NN precision / recall, density / coverage, the Inception Score), as a table, a plot and a JSON record.
 """
 
 import json
@@ -16,10 +17,9 @@ from gen_common.files import atomic_output
 from gen_common.weights import WeightsUnavailableError
 from prd_metric.cli import resolve_device
 from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
-from prd_metric.metric import fid_from_features
 from prd_metric.plot import plot_prd
-from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
 from prd_metric.progress import bar
+from prd_metric.suite import evaluate_features, scalars
 
 FEATURE_SUFFIXES = (".npy", ".pt", ".pth")
 # Packages whose versions change the numbers (torchmetrics: FID; torch-fidelity: the Inception port).
@@ -55,25 +55,27 @@ def load_features(path: str | Path) -> torch.Tensor:
     return feats.float()
 
 
-def _load_set(path: str, args, embedding) -> tuple[torch.Tensor, dict]:
+def _load_set(path: str, args, embedding) -> tuple[torch.Tensor, dict, torch.Tensor | None]:
+    """(features, what they are, class logits of an image folder's embedding pass or None)."""
     p = Path(path)
     if p.is_dir():
         from prd_metric.embeddings import embed_image_folder
 
-        feats, info = embed_image_folder(p, embedding(), batch_size=args.batch_size, device=args.device,
-                                         size=args.image_size, progress=True)  # fmt: skip
-        return feats, {"path": str(p), "kind": "images", **{k: v for k, v in info.items() if k != "folder"}}
+        feats, info, logits = embed_image_folder(p, embedding(), batch_size=args.batch_size, device=args.device,
+                                                 size=args.image_size, progress=True, with_logits=True)  # fmt: skip
+        return feats, {"path": str(p), "kind": "images", **{k: v for k, v in info.items() if k != "folder"}}, logits
     if p.suffix not in FEATURE_SUFFIXES and p.exists():
         raise ValueError(f"{p} is neither an image folder nor a feature file ({', '.join(FEATURE_SUFFIXES)})")
     feats = load_features(p)
-    return feats, {"path": str(p), "kind": "features", "num_samples": len(feats), "num_features": feats.shape[1]}
+    info = {"path": str(p), "kind": "features", "num_samples": len(feats), "num_features": feats.shape[1]}
+    return feats, info, None
 
 
-def _subsample(feats: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    if len(feats) == n:
-        return feats
-    keep = torch.randperm(len(feats), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return feats[keep]
+def _subsample(n_all: int, n: int, seed: int) -> torch.Tensor | slice:
+    """The rows kept when ``n`` of ``n_all`` samples are drawn (all of them when n == n_all)."""
+    if n_all == n:
+        return slice(None)
+    return torch.randperm(n_all, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
 def _check_before_work(args) -> None:
@@ -88,6 +90,8 @@ def _check_before_work(args) -> None:
             raise FileExistsError(f"{p} exists; choose another path or pass --overwrite to overwrite it")
         if not Path(p).resolve().parent.is_dir():
             raise FileNotFoundError(f"the folder of {p} does not exist")
+    if args.plot and "prd" not in args.metrics:
+        raise ValueError("--plot draws the PRD curves: add prd to --metrics")
     if args.plot:
         from matplotlib.figure import Figure
 
@@ -96,6 +100,9 @@ def _check_before_work(args) -> None:
             raise ValueError(f"--plot {args.plot}: unknown image format; use one of .{', .'.join(sorted(formats))}")
     if not (math.isfinite(args.beta) and args.beta > 0):
         raise ValueError(f"--beta must be a positive number (got {args.beta}); the thesis uses 8 (Sec. 5.4.3)")
+    for name in ("knn_k", "kid_subsets", "kid_subset_size", "is_splits"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     args.device = resolve_device(args.device)  # "auto" becomes cuda or cpu here, so the JSON records which
 
 
@@ -118,7 +125,7 @@ def compare(args) -> int:
             cache["net"] = build_embedding(args.embedding, weights=args.weights, option="--weights")
         return cache["net"]
 
-    ref, ref_info = _load_set(args.ref, args, embedding)
+    ref, ref_info, _ = _load_set(args.ref, args, embedding)
     settings = {
         "num_clusters": args.num_clusters,
         "num_angles": args.num_angles,
@@ -126,44 +133,46 @@ def compare(args) -> int:
         "seed": args.seed,
         "backend": args.backend,
         "enforce_balance": not args.no_balance,
+        "beta": args.beta,
+        "knn_k": args.knn_k,
+        "kid_subsets": args.kid_subsets,
+        "kid_subset_size": args.kid_subset_size,
+        "is_splits": args.is_splits,
     }
+    metrics = tuple(args.metrics)
     rows = []
     for path, label in zip(args.eval, labels, strict=True):
-        feats, info = _load_set(path, args, embedding)
+        feats, info, logits = _load_set(path, args, embedding)
         if feats.shape[1] != ref.shape[1]:
             raise ValueError(f"{path} has {feats.shape[1]}-d features but --ref {args.ref} has {ref.shape[1]}-d ones")
         r, e = ref, feats
         if args.subsample and len(r) != len(e):
             n = min(len(r), len(e))
-            r, e = _subsample(r, n, args.seed), _subsample(e, n, args.seed + 1)
-        elif len(r) != len(e) and not args.no_balance:
+            keep = _subsample(len(e), n, args.seed + 1)
+            r, e = r[_subsample(len(r), n, args.seed)], e[keep]
+            logits = logits[keep] if logits is not None else None
+        elif len(r) != len(e) and not args.no_balance and "prd" in metrics:
             raise ValueError(
                 f"{path} has {len(e)} samples but --ref has {len(r)}; unequal sizes bias the clustering (Sec. 5.4). "
                 "Pass --subsample to draw equally many from each, or --no-balance to accept the bias."
             )
-        with bar(args.num_runs, f"k-means {label}", "run") as clustering:
-            precision, recall = prd_from_embeddings(eval_feats=e.to(args.device), ref_feats=r.to(args.device),
-                                                    progress=clustering.update, **settings)  # fmt: skip
-        f_beta, f_beta_inv = max_f_beta_pair(precision, recall, beta=args.beta)
+        with bar(args.num_runs if "prd" in metrics else 0, f"k-means {label}", "run") as clustering:
+            out = evaluate_features(r.to(args.device), e.to(args.device), fake_logits=logits, metrics=metrics,
+                                    progress=clustering.update, **settings)  # fmt: skip
         row = {"label": label, **info, "num_used": len(e), "num_ref_used": len(r)}
-        row.update(f_beta=f_beta, f_beta_inv=f_beta_inv)
-        if info["kind"] == "images" and ref_info["kind"] == "images":
-            row["fid"] = fid_from_features(r.double(), e.double()).item()
-        row["precision"], row["recall"] = precision.cpu().tolist(), recall.cpu().tolist()
+        row |= {k: v for k, v in scalars(out).items() if k not in ("num_real", "num_fake")}
+        if "precision" in out:
+            row["precision"], row["recall"] = out["precision"].cpu().tolist(), out["recall"].cpu().tolist()
         rows.append(row)
 
-    b = f"{args.beta:g}"
     print(f"reference: {args.ref} ({len(ref)} samples, {ref.shape[1]}-d {ref_info['kind']})")
-    print(f"{'label':<20} {'n':>7} {'F_' + b:>8} {'F_1/' + b:>8} {'FID':>9}")
-    for row in rows:
-        fid = f"{row['fid']:9.2f}" if "fid" in row else f"{'-':>9}"
-        print(f"{row['label']:<20} {row['num_used']:>7} {row['f_beta']:8.3f} {row['f_beta_inv']:8.3f} {fid}")
+    print(table(rows, args.beta))
     if args.json:
         record = {
             "reference": ref_info,
             "settings": {
+                "metrics": list(metrics),
                 **settings,
-                "beta": args.beta,
                 "subsample": args.subsample,
                 "embedding": args.embedding,
                 "weights": args.weights,
@@ -182,6 +191,35 @@ def compare(args) -> int:
             plot_prd([(r["precision"], r["recall"]) for r in rows], labels, tmp)
         print(f"plot: {args.plot}")
     return 0
+
+
+COLUMNS = (  # (key, header, format): the table's columns, those of the computed metrics
+    ("f_beta", "F_{b}", "8.3f"),
+    ("f_beta_inv", "F_1/{b}", "8.3f"),
+    ("fid", "FID", "9.2f"),
+    ("kid_mean", "KIDx1e3", "9.2f"),
+    ("knn_precision", "P(k-NN)", "8.3f"),
+    ("knn_recall", "R(k-NN)", "8.3f"),
+    ("density", "density", "8.3f"),
+    ("coverage", "coverage", "8.3f"),
+    ("is_mean", "IS", "8.2f"),
+)
+
+
+def table(rows: list[dict], beta: float) -> str:
+    """One line per evaluated set; a column per computed metric ('-' where a set has none, e.g. IS of features)."""
+    b = f"{beta:g}"
+    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
+    width = {key: len(format(0.0, fmt)) for key, _, fmt in cols}
+    lines = [f"{'label':<20} {'n':>7} " + " ".join(f"{h.format(b=b):>{width[k]}}" for k, h, _ in cols)]
+    for row in rows:
+        cells = []
+        for key, _, fmt in cols:
+            value = row.get(key)
+            value = value * 1e3 if key == "kid_mean" and value is not None else value
+            cells.append(format(value, fmt) if value is not None else f"{'-':>{width[key]}}")
+        lines.append(f"{row['label']:<20} {row['num_used']:>7} " + " ".join(cells))
+    return "\n".join(lines)
 
 
 def run_command(args) -> int:

@@ -268,6 +268,11 @@ class DigitsEmbedding(nn.Module):
         Raises:
             ValueError: not a 4-D float tensor with 1 or 3 channels, or values outside [0, 1].
         """
+        return self.forward_with_logits(images)[0]
+
+    def forward_with_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Features (N, 128) and the CNN's 10 class logits of one pass (the logits give a digits Inception Score and
+        the class histograms of Sec. 5.4.2); images as :meth:`forward`."""
         if images.ndim != 4 or images.shape[1] not in (1, 3):
             raise ValueError(
                 f"DigitsEmbedding expects images of shape (N, C, H, W) with C = 1 or 3, got {tuple(images.shape)}"
@@ -280,7 +285,8 @@ class DigitsEmbedding(nn.Module):
         x = images.float()
         if x.shape[1] == 3:
             x = (x * self.luma).sum(1, keepdim=True)
-        return self.net.features(resize_to_32(x)).float()
+        features = self.net.features(resize_to_32(x))
+        return features.float(), self.net.head(features).float()
 
 
 def train_main(argv: list[str] | None = None) -> int:

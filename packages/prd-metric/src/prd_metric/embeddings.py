@@ -11,6 +11,7 @@ required", so any module mapping images to (N, D) features works here too. Every
 * :func:`embed_images`, :func:`embed_image_folder` -- batched, checked feature extraction.
 """
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,14 +108,20 @@ class InceptionPool3(nn.Module):
             TypeError: not a float tensor.
             ValueError: wrong shape, or values outside [0, 1] (e.g. images in [-1, 1]: pass ``(x + 1) / 2``).
         """
+        return self.forward_with_logits(images)[0]
+
+    def forward_with_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Pool3 features (N, 2048) and the 1008 class logits (``logits_unbiased``, those of the Inception Score,
+        Eq. 5.1) of one pass; images as :meth:`forward`."""
         x = _check_images(images, "InceptionPool3")
         if x.shape[0] == 0:
-            return x.new_zeros(0, self.num_features, dtype=torch.float32)
+            return x.new_zeros(0, self.num_features, dtype=torch.float32), x.new_zeros(0, 1008, dtype=torch.float32)
         check_unit_range(x, "InceptionPool3")
         x = x.expand(-1, 3, -1, -1)
         # float32 first: in half precision x * 255 is not exact, and the quantisation would differ from torchmetrics'.
         x = (x.float().clamp(0, 1) * 255).byte()
-        return self.net(x).float()
+        pool3, logits = self.net._torch_fidelity_forward(x)  # torchmetrics' forward keeps only the first
+        return pool3.reshape(len(x), -1).float(), logits.float()
 
 
 class FeatureCallable(nn.Module):
@@ -248,7 +255,8 @@ def embed_images(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     progress: Progress = False,
-) -> Tensor:
+    with_logits: bool = False,
+) -> Tensor | tuple[Tensor, Tensor | None]:
     """Features of images, computed in batches without gradients (the embedding step of PRD, thesis Sec. 5.4).
 
     Args:
@@ -260,9 +268,12 @@ def embed_images(
             here is moved there (in place).
         progress: ``True`` draws a bar on stderr (images/s, ETA); a callable receives the number of images of
             each finished batch (:mod:`prd_metric.progress`); ``False``: quiet.
+        with_logits: also return the class logits of the same pass (the Inception Score's input), for embeddings
+            with a ``forward_with_logits`` (Inception, the digits CNN); None for the others.
 
     Returns:
-        float32 (N, D) features on the CPU, rows in input order (ordinary tensors, not inference tensors).
+        float32 (N, D) features on the CPU, rows in input order (ordinary tensors, not inference tensors);
+        ``(features, logits)`` with ``with_logits``.
 
     Raises:
         ValueError: no images, bad shapes, or non-finite features (message: how many rows).
@@ -276,11 +287,17 @@ def embed_images(
     was_training = module.training
     module.eval()  # batch-independent features (BatchNorm statistics, no dropout); restored below
     chunks: list[Tensor] = []
+    logit_chunks: list[Tensor] = []
+    classify = with_logits and hasattr(module, "forward_with_logits")
     total = len(images) if isinstance(images, Tensor) else None
     try:
         with torch.inference_mode(), reporter(progress, total, "embedding", "img") as done:
             for batch in _batches(images, batch_size):
-                features = module(batch.to(device, non_blocking=True))
+                if classify:
+                    features, logits = module.forward_with_logits(batch.to(device, non_blocking=True))
+                    logit_chunks.append(logits.float().cpu())
+                else:
+                    features = module(batch.to(device, non_blocking=True))
                 if not isinstance(features, Tensor) or features.dim() != 2 or features.shape[0] != batch.shape[0]:
                     got = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
                     raise ValueError(f"the embedding must return (N, D) = ({batch.shape[0]}, D) features, got {got}")
@@ -298,6 +315,8 @@ def embed_images(
             f"{len(rows)} of {len(features)} feature rows contain NaN or inf (first: row {rows[0].item()}); "
             "check the images (NaN pixels?) and the embedding's weights"
         )
+    if with_logits:
+        return features, torch.cat(logit_chunks) if classify else None
     return features
 
 
@@ -308,7 +327,8 @@ def embed_image_folder(
     device: str | torch.device | None = None,
     size: int | None = None,
     progress: Progress = False,
-) -> tuple[Tensor, dict[str, Any]]:
+    with_logits: bool = False,
+) -> tuple[Tensor, dict[str, Any]] | tuple[Tensor, dict[str, Any], Tensor | None]:
     """Features of every image file below ``folder`` (recursive, sorted by path), read ``batch_size`` at a time.
 
     Each file is read as RGB in [0, 1] (:func:`gen_common.images.read_image`; grey repeated, alpha dropped). For
@@ -326,11 +346,13 @@ def embed_image_folder(
         size: common image size; default: the embedding's natural size (299 for Inception, 32 for digits).
         progress: ``True`` draws a bar on stderr named after the folder (images/s, ETA); a callable receives the
             number of images of each finished batch; ``False``: quiet.
+        with_logits: also return the class logits (see :func:`embed_images`).
 
     Returns:
         ``(features, info)``: float32 (N, D) CPU features, and every setting that changes the numbers: ``folder``,
         ``num_images``, ``size``, ``resize`` (method, or the network's own), ``embedding`` (name), ``weights``,
-        ``num_features``.
+        ``weights_sha256`` (of the embedding's parameters and buffers), ``num_features``; ``(features, info,
+        logits)`` with ``with_logits``.
 
     Raises:
         FileNotFoundError: the folder does not exist.
@@ -363,7 +385,9 @@ def embed_image_folder(
         yield torch.cat(images)
 
     with reporter(progress, len(files), Path(folder).name, "img") as done:  # reading included: it can dominate
-        features = embed_images(module, batches(), batch_size=batch_size, device=device, progress=done)
+        out = embed_images(module, batches(), batch_size=batch_size, device=device, progress=done,
+                           with_logits=with_logits)  # fmt: skip
+    features, logits = out if with_logits else (out, None)
     if isinstance(embedding, str):
         name = embedding
     else:
@@ -376,6 +400,17 @@ def embed_image_folder(
         "resize": f"in the network: {module.resize}" if in_network else FOLDER_RESIZE,
         "embedding": name,
         "weights": weights if isinstance(weights, str) else None,
+        "weights_sha256": weights_digest(module),
         "num_features": int(features.shape[1]),
     }
-    return features, info
+    return (features, info, logits) if with_logits else (features, info)
+
+
+def weights_digest(module: nn.Module) -> str:
+    """SHA-256 of a module's parameters and buffers (names, dtypes, shapes, values): which weights embedded."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous().reshape(-1)  # (0-d tensors cannot be viewed as bytes)
+        digest.update(f"{name}:{t.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()

@@ -1,4 +1,4 @@
-"""PRD and FID as one torchmetrics ``Metric``: embed once, get the curve, F_8 / F_1/8 and FID (thesis Sec. 5.4).
+"""PRD, FID and the other metrics as one torchmetrics ``Metric``: embed once, get every number (thesis Sec. 5.4).
 
 Features are kept (not only their moments, as FID alone would need) because the clustering of Sec. 5.4 needs every
 point; they are gathered across DDP processes by torchmetrics' ``cat`` reduction before :meth:`compute`.
@@ -12,7 +12,7 @@ from torchmetrics import Metric
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.utilities import dim_zero_cat
 
-from prd_metric.prd import max_f_beta_pair, prd_from_embeddings
+from prd_metric.suite import METRICS, as_tensors, evaluate_features
 
 
 class _Identity(nn.Module):
@@ -35,34 +35,40 @@ def fid_from_features(real: Tensor, fake: Tensor) -> Tensor:
 
 
 class PrecisionRecallDistributions(Metric):
-    """Precision and recall for distributions of generated (``fake``, Q) versus real (``real``, P) samples.
+    """PRD of generated (``fake``, Q) versus real (``real``, P) samples, and every other number of the same features.
 
     ``update(real=..., fake=...)`` (keyword-only) takes images (N, C, H, W) in [0, 1], embedded by ``embedding``,
     or features (N, D) as they are; either argument may be left out. Calling the metric does the same (no per-batch
     value). The result depends slightly on the order of the samples (the clustering draws mini-batches by index), so
-    1 and 2 processes can differ in the last digits, as two seeds do. ``compute()`` returns a dict with the averaged
-    PRD curve (``precision``, ``recall``), its summary ``f_beta`` (F_8, the recall-weighted score) and ``f_beta_inv``
-    (F_1/8, precision-weighted) of Sec. 5.4.3, ``fid`` from the same features (``with_fid``), and the sample counts.
+    1 and 2 processes can differ in the last digits, as two seeds do. ``compute()`` returns the dictionary of
+    :func:`prd_metric.suite.evaluate_features` as tensors: the averaged PRD curve (``precision``, ``recall``), its
+    summary ``f_beta`` (F_8, recall-weighted) and ``f_beta_inv`` (F_1/8, precision-weighted) of Sec. 5.4.3, ``fid``,
+    ``kid_mean`` / ``kid_std``, ``knn_precision`` / ``knn_recall`` / ``density`` / ``coverage``, ``is_mean`` /
+    ``is_std`` (generated images through an embedding with class logits: Inception, the digits CNN) and the sample
+    counts, for the chosen ``metrics``.
 
     Args:
         embedding: ``"inception"`` (pool3, the FID features), ``"digits"`` (offline digits CNN), any ``nn.Module``
             or callable mapping images to (N, D) features, or None to accept features only.
         weights: weights of a named embedding (see :func:`prd_metric.embeddings.build_embedding`).
+        metrics: a subset of :data:`prd_metric.suite.METRICS` (default: all).
         num_clusters, num_angles, num_runs, enforce_balance, backend: as :func:`prd_metric.prd.prd_from_embeddings`
             (defaults from Sec. 5.4: 20 clusters, 10 runs, 1001 angles).
         beta: F_beta of Eq. 5.18; the thesis uses 8.
-        seed: seed of the clusterings, so that repeated evaluations of the same samples agree.
-        with_fid: also return FID of the same features.
+        seed: seed of the clusterings and of KID's / IS's subsets, so that repeated evaluations agree.
+        with_fid: False leaves FID out (the same as leaving ``"fid"`` out of ``metrics``).
+        knn_k, kid_subsets, kid_subset_size, is_splits: see :data:`prd_metric.suite.DEFAULTS`.
     """
 
     full_state_update = False
     is_differentiable = False
-    higher_is_better = None  # F_8 and F_1/8: higher; FID: lower
+    higher_is_better = None  # F_8, F_1/8, IS, k-NN: higher; FID, KID: lower
 
     def __init__(
         self,
         embedding: str | nn.Module | Callable | None = "inception",
         weights: str | None = None,
+        metrics: tuple[str, ...] = METRICS,
         num_clusters: int = 20,
         num_angles: int = 1001,
         num_runs: int = 10,
@@ -71,9 +77,16 @@ class PrecisionRecallDistributions(Metric):
         seed: int = 0,
         backend: str = "torch",
         with_fid: bool = True,
+        knn_k: int = 5,
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+        is_splits: int = 10,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        unknown = set(metrics) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}; choose from {', '.join(METRICS)}")
         module = None
         if embedding is not None:
             from prd_metric.embeddings import build_embedding
@@ -82,6 +95,7 @@ class PrecisionRecallDistributions(Metric):
         # Kept out of the module tree: the frozen network's weights stay out of checkpoints and state_dicts; it
         # follows the data to its device in update().
         object.__setattr__(self, "_embedding", module)
+        self.metrics = tuple(m for m in metrics if with_fid or m != "fid")
         self.settings = {
             "num_clusters": num_clusters,
             "num_angles": num_angles,
@@ -89,13 +103,19 @@ class PrecisionRecallDistributions(Metric):
             "enforce_balance": enforce_balance,
             "seed": seed,
             "backend": backend,
+            "beta": float(beta),
+            "knn_k": knn_k,
+            "kid_subsets": kid_subsets,
+            "kid_subset_size": kid_subset_size,
+            "is_splits": is_splits,
         }
-        self.beta = beta
-        self.with_fid = with_fid
         self.add_state("real_features", default=[], dist_reduce_fx="cat")
         self.add_state("fake_features", default=[], dist_reduce_fx="cat")
+        self.add_state("fake_logits", default=[], dist_reduce_fx="cat")
 
-    def _features(self, x: Tensor, name: str) -> Tensor:
+    def _embed(self, x: Tensor, name: str) -> tuple[Tensor, Tensor | None]:
+        """(features, class logits or None) of images or features."""
+        logits = None
         if x.ndim == 2:
             feats = x
         elif x.ndim == 4:
@@ -105,22 +125,29 @@ class PrecisionRecallDistributions(Metric):
             if isinstance(emb, nn.Module):
                 emb = emb.to(x.device)
             with torch.inference_mode(), torch.autocast(x.device.type, enabled=False):  # fp32 under bf16-mixed
-                feats = emb(x.float())
+                if name == "fake" and "is" in self.metrics and hasattr(emb, "forward_with_logits"):
+                    feats, logits = emb.forward_with_logits(x.float())
+                    logits = logits.float().clone()
+                else:
+                    feats = emb(x.float())
         else:
             raise ValueError(f"{name} must be images (N, C, H, W) or features (N, D), got shape {tuple(x.shape)}")
         feats = feats.float()
         if not torch.isfinite(feats).all():
             raise ValueError(f"{name} features contain NaN or inf")
-        return feats.clone()  # out of inference mode, so torchmetrics may gather it
+        return feats.clone(), logits  # out of inference mode, so torchmetrics may gather them
 
     def update(self, *, real: Tensor | None = None, fake: Tensor | None = None) -> None:
         """Add real (reference, P) and/or generated (evaluated, Q) samples; keyword-only, so they cannot swap."""
         if real is None and fake is None:
             raise ValueError("update() needs real=... and/or fake=...")
         if real is not None:
-            self.real_features.append(self._features(real, "real"))
+            self.real_features.append(self._embed(real, "real")[0])
         if fake is not None:
-            self.fake_features.append(self._features(fake, "fake"))
+            feats, logits = self._embed(fake, "fake")
+            self.fake_features.append(feats)
+            if logits is not None:
+                self.fake_logits.append(logits)
 
     def forward(self, *, real: Tensor | None = None, fake: Tensor | None = None) -> None:
         """``metric(real=..., fake=...)`` only accumulates: PRD of one batch means nothing, and the clustering of
@@ -128,20 +155,12 @@ class PrecisionRecallDistributions(Metric):
         self.update(real=real, fake=fake)
 
     def compute(self) -> dict[str, Tensor]:
-        """The curve, the F_beta pair, FID and the sample counts."""
+        """The chosen metrics (:func:`prd_metric.suite.evaluate_features`) as tensors on the features' device."""
         if len(self.real_features) == 0 or len(self.fake_features) == 0:  # a list, or a tensor once synced
             raise RuntimeError("PrecisionRecallDistributions needs both real and fake samples before compute()")
         real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
-        precision, recall = prd_from_embeddings(eval_feats=fake, ref_feats=real, **self.settings)
-        f_beta, f_beta_inv = max_f_beta_pair(precision, recall, beta=self.beta)
-        out = {
-            "precision": precision.float(),
-            "recall": recall.float(),
-            "f_beta": torch.tensor(f_beta, device=real.device),
-            "f_beta_inv": torch.tensor(f_beta_inv, device=real.device),
-            "num_real": torch.tensor(real.shape[0], device=real.device),
-            "num_fake": torch.tensor(fake.shape[0], device=real.device),
-        }
-        if self.with_fid:
-            out["fid"] = fid_from_features(real, fake).float()
-        return out
+        logits = dim_zero_cat(self.fake_logits) if len(self.fake_logits) else None
+        if logits is not None and len(logits) != len(fake):  # some fake batches came as features
+            logits = None
+        out = evaluate_features(real, fake, fake_logits=logits, metrics=self.metrics, **self.settings)
+        return as_tensors(out, device=real.device)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from prd_metric.metric import PrecisionRecallDistributions
+from prd_metric.suite import log_values
 from rae.density import FullGaussian, GaussianMixture, StandardNormal
 from rae.losses import (
     GP_READINGS,
@@ -55,6 +56,8 @@ class RegularizedAE(pl.LightningModule):
         gmm_components, gmm_max_iter: the ex-post GMM (Sec. 6.5 / 6.8: 10 components, <= 100 EM iterations).
         embedding, embedding_weights, eval_samples: FID / PRD features (prd-metric) and sample count of the test
             protocol (Sec. 6.8.1: 10k; capped at the test set's size).
+        eval_metrics: beside the thesis's FID and PRD, ``kid`` and ``knn`` (k-NN precision / recall, density /
+            coverage) of every kind (prd-metric).
     """
 
     monitor = ("val/loss", "min")
@@ -81,6 +84,7 @@ class RegularizedAE(pl.LightningModule):
         embedding: str = "digits",
         embedding_weights: str | None = None,
         eval_samples: int = 10_000,
+        eval_metrics: tuple[str, ...] = ("prd", "fid"),
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -242,8 +246,16 @@ class RegularizedAE(pl.LightningModule):
         self._gen = torch.Generator().manual_seed(1234 + self.trainer.global_rank)
         self._seen = 0
         self._test_metrics = {
-            k: PrecisionRecallDistributions(embedding=None, sync_on_compute=True).to(self.device) for k in EVAL_KINDS
+            k: PrecisionRecallDistributions(embedding=None, metrics=self._metrics(k), sync_on_compute=True).to(
+                self.device
+            )
+            for k in EVAL_KINDS
         }
+
+    def _metrics(self, kind: str) -> tuple[str, ...]:
+        """Sec. 6.8.1: FID of every kind, PRD of the random samples (N, GMM); plus ``eval_metrics``' others."""
+        extra = tuple(m for m in self.hparams.eval_metrics if m not in ("prd", "fid", "is"))  # (is: no logits here)
+        return ("fid", *(("prd",) if kind in ("n", "gmm") else ()), *extra)
 
     def generate(self, kind: str, n: int) -> Tensor:
         """n images of one evaluation kind (``rec``, ``n``, ``gmm``, ``int``), in [0, 1]."""
@@ -275,10 +287,12 @@ class RegularizedAE(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         for kind, metric in self._test_metrics.items():
             out = metric.compute()
-            self.log(f"test/fid_{kind}", out["fid"])
-            if kind in ("n", "gmm"):  # Table 6.3: precision / recall of random samples (F_1/8 / F_8)
-                self.log(f"test/prd_{kind}_f1_8", out["f_beta_inv"])
-                self.log(f"test/prd_{kind}_f8", out["f_beta"])
+            values = log_values(out)  # Table 6.2: FID; Table 6.3: PRD F_1/8 / F_8 of random samples
+            self.log(f"test/fid_{kind}", values.pop("fid"))
+            if "prd_f8" in values:
+                self.log(f"test/prd_{kind}_f1_8", values.pop("prd_f1_8"))
+                self.log(f"test/prd_{kind}_f8", values.pop("prd_f8"))
+            self.log_dict({f"test/{name}_{kind}": value for name, value in values.items()})
         self.log("test/num_samples", float(out["num_real"]))
 
     # ---- grids (Figures 6.3-6.6) ---------------------------------------------------------------------------

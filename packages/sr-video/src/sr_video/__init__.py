@@ -2,6 +2,9 @@
 
 from gen_common.lazy import lazy_exports
 
-_NAMES = ("FNet", "FRVSR", "SISR", "SRNet", "VSR", "space_to_depth", "upscale_flow", "warp")
-__all__ = sorted(_NAMES)
-__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_NAMES, "sr_video.nets"))
+_EXPORTS = dict.fromkeys(
+    ("FNet", "FRVSR", "SISR", "SRNet", "VSR", "space_to_depth", "upscale_flow", "warp"), "sr_video.nets"
+)
+_EXPORTS |= {"VideoSR": "sr_video.module", "VideoDataModule": "sr_video.data"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,6 +12,7 @@ from lightning.pytorch.core.optimizer import do_nothing_closure
 from torch import Tensor
 from torchvision.utils import make_grid
 
+from prd_metric.suite import log_values
 from tempered_gan.losses import (
     LENS_RECON_REDUCTIONS,
     gradient_penalty,
@@ -48,6 +49,9 @@ class TemperedGAN(pl.LightningModule):
         gp_weight: gradient-penalty weight (WGAN-GP only).
         embedding, embedding_weights: the FID / PRD features (:func:`tempered_gan.metrics.build_eval_metric`).
         prd_num_runs: clusterings averaged in PRD (Sec. 5.4: 10).
+        eval_metrics: what each evaluation computes and logs (:data:`prd_metric.suite.METRICS`): the thesis's PRD
+            and FID by default; ``kid``, ``knn`` (k-NN precision / recall, density / coverage) and ``is`` (with an
+            embedding that classifies) beside them.
         compile: ``torch.compile`` G, D and L.
     """
 
@@ -77,6 +81,7 @@ class TemperedGAN(pl.LightningModule):
         embedding: str = "digits",
         embedding_weights: str | None = None,
         prd_num_runs: int = 10,
+        eval_metrics: tuple[str, ...] = ("prd", "fid"),
         compile: bool = False,
     ) -> None:
         super().__init__()
@@ -107,7 +112,7 @@ class TemperedGAN(pl.LightningModule):
         )
         # The schedule's t (Eq. 4.4) as a buffer: in every checkpoint, so a resumed run continues the schedule.
         self.register_buffer("lens_t", torch.zeros((), dtype=torch.long))
-        self.eval_metric = build_eval_metric(embedding, embedding_weights, num_runs=prd_num_runs)
+        self.eval_metric = build_eval_metric(embedding, embedding_weights, num_runs=prd_num_runs, metrics=eval_metrics)
 
     def configure_model(self) -> None:
         if self.hparams.compile:
@@ -240,9 +245,10 @@ class TemperedGAN(pl.LightningModule):
         stage = "test" if self.trainer.testing else "val"
         out = self.eval_metric.compute()
         self.eval_metric.reset()
-        self.log(f"{stage}/fid", out["fid"], prog_bar=True)
-        self.log(f"{stage}/prd_f8", out["f_beta"])  # recall-weighted (Sec. 5.4.3)
-        self.log(f"{stage}/prd_f1_8", out["f_beta_inv"])  # precision-weighted
+        values = log_values(out)  # prd_f8: recall-weighted, prd_f1_8: precision-weighted (Sec. 5.4.3)
+        if "fid" in values:
+            self.log(f"{stage}/fid", values.pop("fid"), prog_bar=True)
+        self.log_dict({f"{stage}/{name}": value for name, value in values.items()})
         if self.lens is not None:
             self.log(f"{stage}/lambda", self.current_lambda())
 
