@@ -135,3 +135,27 @@ def test_compare_image_folders_gives_fid(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "FID" in out and " IS" in out
     assert "real" in err and "fake" in err and "60/60" in err and "img" in err  # embedding bars, per folder
+
+
+def test_compare_reports_the_classifier_view_and_fig_5_8_correlations(tmp_path, capsys):
+    pytest.importorskip("prd_metric.digits")
+    from prd_metric.digits import load_digits_split
+
+    images, labels = load_digits_split("test")
+    sets = {"real": 10, "one": 1, "three": 3, "all": 10}  # name: classes drawn (the first k digits)
+    for name, k in sets.items():
+        (tmp_path / name).mkdir()
+        keep = (labels < k).nonzero().flatten()[(0 if name != "all" else 1) :: 2][:40]  # "all": other samples
+        for i, j in enumerate(keep):
+            save_image(images[j].expand(3, -1, -1), tmp_path / name / f"{i:03d}.png")
+    argv = ["compare", "--ref", str(tmp_path / "real"), "--embedding", "digits", "--json", str(tmp_path / "o.json")]
+    for name in ("one", "three", "all"):
+        argv += ["--eval", str(tmp_path / name)]
+    assert main([*argv, *FAST, "--num-clusters", "5", "--kid-subset-size", "20", "--is-splits", "2"]) == 0
+    record = json.loads((tmp_path / "o.json").read_text())
+    one, three, every = record["results"]
+    assert one["histogram"][0] > 0.9 and max(three["histogram"][:3]) < 0.6  # Fig. 5.6's class bars
+    assert one["entropy_y"] < three["entropy_y"] < every["entropy_y"]  # more classes, higher H(y)
+    assert set(record["fig_5_8_spearman"]) == {"models", "f1_8_vs_entropy_y_given_x", "f8_vs_entropy_y"}
+    assert record["fig_5_8_spearman"]["f8_vs_entropy_y"] == pytest.approx(1.0)  # recall rises with H(y) here
+    assert "Spearman over the 3 sets (Fig. 5.8)" in capsys.readouterr().out

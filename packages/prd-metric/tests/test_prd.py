@@ -154,3 +154,18 @@ def test_f_beta_pair_takes_the_maximum_and_survives_zeros():
         max_f_beta_pair(precision, recall, beta=0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         max_f_beta_pair(np.array([1.2]), np.array([0.5]))
+
+
+def test_toy_cases_e_and_f_of_figure_5_2_same_support_noisy_a_and_b():
+    # (e): Q = a noisy (a), same support as P; Theorem 2 in closed form: alpha = 0.1 + 0.5 lambda for
+    # 0.2 <= lambda <= 1.8, alpha = 1 beyond, so at full precision the recall is 1 / 1.8; (f) is its dual.
+    p, q = [0.25, 0.25, 0.25, 0.25], [0.45, 0.45, 0.05, 0.05]
+    prec_e, rec_e = compute_prd(eval_dist=q, ref_dist=p, num_angles=100001)
+    prec_f, rec_f = compute_prd(eval_dist=p, ref_dist=q, num_angles=100001)
+    assert rec_e[prec_e >= 1 - 1e-12].max() == pytest.approx(1 / 1.8, abs=1e-3)  # high precision, low recall
+    assert prec_f[rec_f >= 1 - 1e-12].max() == pytest.approx(1 / 1.8, abs=1e-3)  # low precision, high recall
+    assert prec_e.max() == pytest.approx(1) and rec_e.max() == pytest.approx(1)  # same support: both reach 1
+    f8_e, f1_8_e = max_f_beta_pair(prec_e, rec_e, beta=8)
+    f8_f, f1_8_f = max_f_beta_pair(prec_f, rec_f, beta=8)
+    assert f1_8_e > f8_e and f8_f > f1_8_f  # the summary tells (e) from (f), as Fig. 5.3 does
+    assert (f8_e, f1_8_e) == pytest.approx((f1_8_f, f8_f), abs=1e-6)

@@ -98,3 +98,22 @@ def test_the_metric_the_command_and_the_suite_report_the_same_numbers():
     assert evaluate_features(real, fake, fake_logits=logits, metrics=("is",), is_splits=2)["is_mean"] > 1
     with pytest.raises(ValueError, match="unknown"):
         evaluate_features(real, fake, metrics=("fidd",))
+
+
+def test_class_statistics_closed_forms_and_their_link_to_the_inception_score():
+    from prd_metric.scores import class_statistics, fig_5_8_correlations
+
+    confident = torch.eye(4)[[0, 0, 1, 2]] * 60  # predicted classes 0, 0, 1, 2, certain
+    stats = class_statistics(confident)
+    assert stats["histogram"] == pytest.approx([0.5, 0.25, 0.25, 0.0])
+    assert stats["confidence"] == pytest.approx(1.0) and stats["entropy_y_given_x"] == pytest.approx(0, abs=1e-12)
+    assert stats["entropy_y"] == pytest.approx(-(0.5 * math.log(0.5) + 0.5 * math.log(0.25)))
+    uniform = class_statistics(torch.zeros(5, 4))
+    assert uniform["confidence"] == pytest.approx(0.25) and uniform["entropy_y_given_x"] == pytest.approx(math.log(4))
+    # log IS = H(y) - H(y|x) (one split): Eq. 5.1's KL averaged, rewritten
+    logits = torch.randn(64, 6, generator=torch.Generator().manual_seed(0)) * 2
+    s = class_statistics(logits)
+    assert math.log(inception_score(logits, splits=1)[0]) == pytest.approx(s["entropy_y"] - s["entropy_y_given_x"])
+    rows = [{"f_beta": a, "f_beta_inv": a, "entropy_y": a, "entropy_y_given_x": -a} for a in (0.1, 0.5, 0.7, 0.9)]
+    assert fig_5_8_correlations(rows) == {"models": 4, "f1_8_vs_entropy_y_given_x": -1.0, "f8_vs_entropy_y": 1.0}
+    assert fig_5_8_correlations(rows[:2]) is None

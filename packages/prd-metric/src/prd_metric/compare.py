@@ -19,6 +19,7 @@ from prd_metric.cli import resolve_device
 from prd_metric.kmeans import SETTINGS as KMEANS_SETTINGS
 from prd_metric.plot import plot_prd
 from prd_metric.progress import bar
+from prd_metric.scores import class_statistics, fig_5_8_correlations
 from prd_metric.suite import evaluate_features, scalars
 
 FEATURE_SUFFIXES = (".npy", ".pt", ".pth")
@@ -161,12 +162,19 @@ def compare(args) -> int:
                                     progress=clustering.update, **settings)  # fmt: skip
         row = {"label": label, **info, "num_used": len(e), "num_ref_used": len(r)}
         row |= {k: v for k, v in scalars(out).items() if k not in ("num_real", "num_fake")}
+        if logits is not None:  # Sec. 5.4.2: the embedding's classifier on the generated set
+            row |= class_statistics(logits)
         if "precision" in out:
             row["precision"], row["recall"] = out["precision"].cpu().tolist(), out["recall"].cpu().tolist()
         rows.append(row)
 
     print(f"reference: {args.ref} ({len(ref)} samples, {ref.shape[1]}-d {ref_info['kind']})")
     print(table(rows, args.beta))
+    correlations = fig_5_8_correlations(rows)
+    if correlations:
+        print(f"Spearman over the {correlations['models']} sets (Fig. 5.8): F_1/{args.beta:g} vs entropy of p(y|x) "
+              f"{correlations['f1_8_vs_entropy_y_given_x']:+.2f} (thesis -0.83), F_{args.beta:g} vs entropy of p(y) "
+              f"{correlations['f8_vs_entropy_y']:+.2f} (thesis +0.89)")  # fmt: skip
     if args.json:
         record = {
             "reference": ref_info,
@@ -182,6 +190,7 @@ def compare(args) -> int:
                 "versions": {name: version(name) for name in VERSIONED} | {"python": platform.python_version()},
             },
             "results": rows,
+            "fig_5_8_spearman": correlations,
         }
         with atomic_output(args.json) as tmp:
             tmp.write_text(json.dumps(record, indent=1))
@@ -203,6 +212,7 @@ COLUMNS = (  # (key, header, format): the table's columns, those of the computed
     ("density", "density", "8.3f"),
     ("coverage", "coverage", "8.3f"),
     ("is_mean", "IS", "8.2f"),
+    ("confidence", "conf", "8.3f"),
 )
 
 
