@@ -151,7 +151,9 @@ def test_compare_reports_the_classifier_view_and_fig_5_8_correlations(tmp_path, 
     argv = ["compare", "--ref", str(tmp_path / "real"), "--embedding", "digits", "--json", str(tmp_path / "o.json")]
     for name in ("one", "three", "all"):
         argv += ["--eval", str(tmp_path / name)]
+    argv += ["--clusters-plot", str(tmp_path / "clusters.png")]  # Fig. 5.9 for "one" against the reference
     assert main([*argv, *FAST, "--num-clusters", "5", "--kid-subset-size", "20", "--is-splits", "2"]) == 0
+    assert (tmp_path / "clusters.png").stat().st_size > 10_000
     record = json.loads((tmp_path / "o.json").read_text())
     one, three, every = record["results"]
     assert one["histogram"][0] > 0.9 and max(three["histogram"][:3]) < 0.6  # Fig. 5.6's class bars
@@ -159,3 +161,18 @@ def test_compare_reports_the_classifier_view_and_fig_5_8_correlations(tmp_path, 
     assert set(record["fig_5_8_spearman"]) == {"models", "f1_8_vs_entropy_y_given_x", "f8_vs_entropy_y"}
     assert record["fig_5_8_spearman"]["f8_vs_entropy_y"] == pytest.approx(1.0)  # recall rises with H(y) here
     assert "Spearman over the 3 sets (Fig. 5.8)" in capsys.readouterr().out
+
+
+def test_fig_5_9_clusters_partition_both_sets_and_separate_blobs():
+    from prd_metric.plot import cluster_members
+
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.randn(4, 8, generator=gen) * 20
+    ref = centres[torch.arange(80) % 4] + torch.randn(80, 8, generator=gen)
+    fake = centres[torch.arange(60) % 2] + torch.randn(60, 8, generator=gen)  # only blobs 0 and 1
+    members = cluster_members(ref, fake, num_clusters=4)
+    assert sorted(torch.cat([r for r, _ in members]).tolist()) == list(range(80))
+    assert sorted(torch.cat([f for _, f in members]).tolist()) == list(range(60))
+    for ref_idx, fake_idx in members:  # each cluster is one blob: its members share a centre
+        assert len({int(i) % 4 for i in ref_idx}) == 1 and len({int(i) % 2 for i in fake_idx}) <= 1
+    assert sum(len(f) == 0 for _, f in members) == 2  # the two blobs the model dropped hold no generated sample

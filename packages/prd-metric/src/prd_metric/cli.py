@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--labels", nargs="+", help="one label per --eval (default: file/folder names)")
     c.add_argument("--plot", help="write the PRD plot here (.png/.pdf/.svg)")
     c.add_argument("--json", help="write curves, scores and settings here")
+    c.add_argument("--clusters-plot", metavar="PNG", help="Fig. 5.9: the first --eval folder and the --ref folder "
+                   "clustered together (10 clusters), a row of each side's images per cluster")  # fmt: skip
     c.add_argument("--overwrite", action="store_true", help="overwrite existing --plot/--json files")
     c.add_argument("--embedding", default="inception", choices=("inception", "digits"),
                    help="embedding for image folders (Sec. 5.4: Inception pool3)")  # fmt: skip

@@ -82,7 +82,9 @@ def _subsample(n_all: int, n: int, seed: int) -> torch.Tensor | slice:
 def _check_before_work(args) -> None:
     """Everything that can be checked before minutes of embedding and clustering: outputs, device."""
     inputs = {Path(p).resolve() for p in [args.ref, *args.eval]}
-    for p in (args.plot, args.json):
+    if args.clusters_plot and not (Path(args.ref).is_dir() and Path(args.eval[0]).is_dir()):
+        raise ValueError("--clusters-plot shows images: --ref and the first --eval must be image folders")
+    for p in (args.plot, args.json, args.clusters_plot):
         if not p:
             continue
         if Path(p).resolve() in inputs:
@@ -93,12 +95,14 @@ def _check_before_work(args) -> None:
             raise FileNotFoundError(f"the folder of {p} does not exist")
     if args.plot and "prd" not in args.metrics:
         raise ValueError("--plot draws the PRD curves: add prd to --metrics")
-    if args.plot:
+    for option, p in (("--plot", args.plot), ("--clusters-plot", args.clusters_plot)):
+        if not p:
+            continue
         from matplotlib.figure import Figure
 
         formats = Figure().canvas.get_supported_filetypes()
-        if Path(args.plot).suffix.lstrip(".").lower() not in formats:
-            raise ValueError(f"--plot {args.plot}: unknown image format; use one of .{', .'.join(sorted(formats))}")
+        if Path(p).suffix.lstrip(".").lower() not in formats:
+            raise ValueError(f"{option} {p}: unknown image format; use one of .{', .'.join(sorted(formats))}")
     if not (math.isfinite(args.beta) and args.beta > 0):
         raise ValueError(f"--beta must be a positive number (got {args.beta}); the thesis uses 8 (Sec. 5.4.3)")
     for name in ("knn_k", "kid_subsets", "kid_subset_size", "is_splits"):
@@ -127,6 +131,7 @@ def compare(args) -> int:
         return cache["net"]
 
     ref, ref_info, _ = _load_set(args.ref, args, embedding)
+    first_eval = None  # its features, for --clusters-plot
     settings = {
         "num_clusters": args.num_clusters,
         "num_angles": args.num_angles,
@@ -144,6 +149,7 @@ def compare(args) -> int:
     rows = []
     for path, label in zip(args.eval, labels, strict=True):
         feats, info, logits = _load_set(path, args, embedding)
+        first_eval = feats if first_eval is None else first_eval
         if feats.shape[1] != ref.shape[1]:
             raise ValueError(f"{path} has {feats.shape[1]}-d features but --ref {args.ref} has {ref.shape[1]}-d ones")
         r, e = ref, feats
@@ -195,11 +201,32 @@ def compare(args) -> int:
         with atomic_output(args.json) as tmp:
             tmp.write_text(json.dumps(record, indent=1))
         print(f"json: {args.json}")
+    if args.clusters_plot:
+        write_clusters_plot(args, ref, first_eval)
+        print(f"clusters: {args.clusters_plot}")
     if args.plot:
         with atomic_output(args.plot) as tmp:
             plot_prd([(r["precision"], r["recall"]) for r in rows], labels, tmp)
         print(f"plot: {args.plot}")
     return 0
+
+
+def write_clusters_plot(args, ref: torch.Tensor, evaluated: torch.Tensor, per_side: int = 6) -> None:
+    """Fig. 5.9 for --ref and the first --eval folder: 10 clusters of their union, a row of members per cluster."""
+    from gen_common.images import list_image_files, read_image
+    from prd_metric.plot import cluster_members, plot_clusters
+
+    files = (list_image_files(args.ref), list_image_files(args.eval[0]))  # the embedding's order
+    rows = []
+    for ref_idx, eval_idx in cluster_members(ref, evaluated, num_clusters=min(10, len(ref) + len(evaluated)),
+                                             seed=args.seed):  # fmt: skip
+        images = [
+            [read_image(files[side][i]) for i in idx[:per_side].tolist()]
+            for side, idx in enumerate((ref_idx, eval_idx))
+        ]
+        rows.append((*images, len(ref_idx), len(eval_idx)))
+    with atomic_output(args.clusters_plot) as tmp:
+        plot_clusters(rows, tmp, per_side=per_side, labels=(f"reference ({args.ref})", f"evaluated ({args.eval[0]})"))
 
 
 COLUMNS = (  # (key, header, format): the table's columns, those of the computed metrics

@@ -62,3 +62,50 @@ def log_prd_to_wandb(experiment, curves: Sequence[tuple], labels: Sequence[str],
         row[f"{key}/{label}/f1_{b}"] = f_beta_inv
     experiment.log(row)
     return row
+
+
+def cluster_members(
+    ref_feats: torch.Tensor, eval_feats: torch.Tensor, num_clusters: int = 10, seed: int = 0
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Fig. 5.9: cluster the union of both sets (mini-batch k-means, as PRD does) and list, per cluster, the indices
+    of its reference and evaluated members; clusters ordered by size, largest first."""
+    from prd_metric.kmeans import minibatch_kmeans
+
+    union = torch.cat([ref_feats, eval_feats]).float()
+    _, labels = minibatch_kmeans(union, num_clusters, num_runs=1, seed=seed)
+    labels = labels[0].cpu()
+    ref_labels, eval_labels = labels[: len(ref_feats)], labels[len(ref_feats) :]
+    order = torch.bincount(labels, minlength=num_clusters).argsort(descending=True)
+    return [((ref_labels == c).nonzero().flatten(), (eval_labels == c).nonzero().flatten()) for c in order.tolist()]
+
+
+def plot_clusters(
+    rows: Sequence[tuple[Sequence[torch.Tensor], Sequence[torch.Tensor], int, int]],
+    path: str | Path,
+    per_side: int = 6,
+    labels: tuple[str, str] = ("reference", "evaluated"),
+    dpi: int = 120,
+) -> None:
+    """Fig. 5.9's picture: one row per cluster, ``per_side`` reference images, then ``per_side`` evaluated ones.
+
+    Args:
+        rows: per cluster ``(reference images, evaluated images, reference count, evaluated count)``; images are
+            (C, H, W) tensors in [0, 1], at most ``per_side`` of each are drawn.
+        path: the image file to write.
+    """
+    fig, axes = plt.subplots(len(rows), 2 * per_side, figsize=(2 * per_side * 0.8, len(rows) * 0.85), squeeze=False)
+    for r, (ref_imgs, eval_imgs, n_ref, n_eval) in enumerate(rows):
+        cells = [*list(ref_imgs)[:per_side], *[None] * (per_side - min(len(ref_imgs), per_side))]
+        cells += [*list(eval_imgs)[:per_side], *[None] * (per_side - min(len(eval_imgs), per_side))]
+        for c, img in enumerate(cells):
+            ax = axes[r, c]
+            ax.set_axis_off()
+            if img is not None:
+                ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+        axes[r, 0].text(-0.1, 0.5, f"{n_ref} | {n_eval}", transform=axes[r, 0].transAxes, ha="right", va="center",
+                        fontsize=7)  # fmt: skip
+    axes[0, 0].set_title(labels[0], loc="left", fontsize=8)
+    axes[0, per_side].set_title(labels[1], loc="left", fontsize=8)
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.95, bottom=0.01, wspace=0.05, hspace=0.1)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
