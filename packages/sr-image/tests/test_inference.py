@@ -201,3 +201,25 @@ def test_cli_residual_images_of_fig_2_12(checkpoint, tmp_path, capsys):
     (tmp_path / "astronaut_x4.png").unlink()
     assert upscale_main(["--ckpt", str(checkpoint), str(src), "--residual"]) == 2  # the residual file exists
     assert "astronaut_x4_residual.png already exists" in capsys.readouterr().err
+
+
+def test_cli_compile_falls_back_to_eager_with_a_note_and_the_same_output(checkpoint, image_folder, tmp_path,
+                                                                        capsys, monkeypatch):  # fmt: skip
+    # (compiled == eager itself: sr-video's test_inference, through the same gen_common.compiled wrapper)
+    from gen_common import compiled
+
+    src = str(image_folder / "grey.png")
+    base = ["--ckpt", str(checkpoint), "--device", "cpu", src, "--tile", "24"]
+    assert upscale_main([*base, "-o", str(tmp_path / "eager.png")]) == 0
+
+    def cannot_compile(module, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("inductor: no working C++ compiler")
+
+        return run
+
+    monkeypatch.setattr(compiled.torch, "compile", cannot_compile)
+    assert upscale_main([*base, "-o", str(tmp_path / "compiled.png"), "--compile"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("torch.compile of the EnhanceNet generator failed") == 1 and "running it eagerly" in err
+    assert (tmp_path / "compiled.png").read_bytes() == (tmp_path / "eager.png").read_bytes()

@@ -196,3 +196,17 @@ def test_an_unknown_device_is_one_line_before_any_work(tmp_path, ckpt, capsys):
     assert "--device bogus: not a device name" in capsys.readouterr().err
     assert evaluate_main(["--ckpt", f"F={ckpt}", "--max-frames", "3", "--device", "bogus"]) == 2
     assert "--device bogus: not a device name" in capsys.readouterr().err
+
+
+def test_the_pipelined_upscaler_writes_the_frames_of_the_plain_loop_in_order(tmp_path, ckpt):
+    # decode and encode run in background threads; a lossless PNG folder must hold exactly the plain loop's frames
+    from sr_video.inference import stream_upscale
+    from sr_video.module import load_net
+
+    src = _video(tmp_path / "in.mp4", 12)
+    assert upscale_main([str(src), "--ckpt", str(ckpt), "-o", str(tmp_path / "frames")]) == 0
+    written = list(read_frames(tmp_path / "frames", as_uint8=True))
+    plain = [(f * 255).round().to(torch.uint8) for f in stream_upscale(load_net(ckpt), read_frames(src))]
+    assert len(written) == len(plain) == 12
+    for t, (a, b) in enumerate(zip(written, plain, strict=True)):
+        assert (a.int() - b.int()).abs().max() <= 1, t  # (8-bit rounding of the same float frame)

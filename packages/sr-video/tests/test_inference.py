@@ -58,3 +58,32 @@ def test_stream_is_lazy():
     for cls in (FRVSR, VSR):
         out = list(itertools.islice(stream_upscale(cls(**SMALL), endless(), scene_cut=None), 3))
         assert len(out) == 3 and out[0].shape == (3, 64, 96)
+
+
+def test_compiled_streaming_equals_eager_and_leaves_the_callers_network_eager():
+    # torch.compile (inductor's CPU code; about 10-20 s of compiling on 2 cores): one graph per frame size
+    lr = _clip(0, 3)
+    torch.manual_seed(1)
+    net = FRVSR(**SMALL).eval()
+    eager = torch.stack(list(stream_upscale(net, lr, scene_cut=None)))
+    compiled = torch.stack(list(stream_upscale(net, lr, scene_cut=None, compile=True)))
+    torch.testing.assert_close(compiled, eager, atol=1e-5, rtol=1e-4)  # fp32 reassociation only
+    assert type(net.srnet).__name__ == "SRNet"  # the compiled wrappers live on a copy
+
+
+def test_a_platform_that_cannot_compile_falls_back_to_eager_with_a_note(monkeypatch, capsys):
+    from gen_common import compiled
+
+    def broken_compile(module, **kwargs):
+        def run(*args):
+            raise RuntimeError("no C++ compiler found")
+
+        return run
+
+    monkeypatch.setattr(compiled.torch, "compile", broken_compile)  # what such a platform does at the first call
+    lr = _clip(0, 2)
+    net = FRVSR(**SMALL).eval()
+    out = torch.stack(list(stream_upscale(net, lr, scene_cut=None, compile=True)))
+    torch.testing.assert_close(out, torch.stack(list(stream_upscale(net, lr, scene_cut=None))))
+    err = capsys.readouterr().err
+    assert err.count("torch.compile of FRVSR's") == 2 and "no C++ compiler found" in err and "eagerly" in err

@@ -1,6 +1,8 @@
 """``sr-video-upscale``: upscale a video file or frame folder with a trained FRVSR / VSR / SISR checkpoint.
 
-Streams: one frame decoded, upscaled and encoded at a time, so memory does not grow with the video's length.
+Streams: frames are decoded, upscaled and encoded one at a time, so memory does not grow with the video's length;
+decoding and encoding run in background threads with a few frames queued (gen_common.pipeline), so the network does
+not wait for PyAV, and the output keeps the input's frame order.
 Exit codes: 0 written; 2 nothing written (bad arguments, missing or unreadable input, foreign checkpoint, existing
 output without ``--overwrite``, an unwritable output folder); 130 interrupted (nothing written). The output appears
 only when the whole video was upscaled (a truncated input or Ctrl-C leaves nothing behind).
@@ -24,6 +26,7 @@ REFRESH_S = 0.5  # progress bars redraw at most this often (tqdm's mininterval):
 # tests/test_cli.py checks the two agree.
 SCENE_CUT = 0.12
 WRITABLE_VIDEO = (".mp4", ".mkv", ".mov", ".avi")  # the containers libx264 / mpeg4 fit (VideoWriter)
+QUEUED_FRAMES = 4  # decoded frames waiting for the network, and upscaled ones waiting for the encoder
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -34,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output video file or frame folder (default: INPUT_x4.mp4 / INPUT_x4)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
+    compile_help = "torch.compile the networks (one graph per frame size; the first frames wait for it; eager with a "
+    p.add_argument("--compile", action="store_true", help=compile_help + "note where the platform cannot compile)")
     cut_help = f"restart the recurrence when consecutive frames differ more (default {SCENE_CUT}; <0: never)"
     p.add_argument("--scene-cut", type=float, default=SCENE_CUT, help=cut_help)
     p.add_argument("--max-frames", type=int, help="stop after this many frames (>= 1)")
@@ -82,6 +87,7 @@ def _upscale(args: argparse.Namespace) -> int:
     """Check everything, then stream the video through the network; the output appears only when complete."""
     from tqdm import tqdm
 
+    from gen_common.pipeline import OrderedSink, prefetch
     from sr_video.inference import stream_upscale
     from sr_video.module import load_net
     from sr_video.video_io import VideoWriter, read_frames, video_info
@@ -105,14 +111,17 @@ def _upscale(args: argparse.Namespace) -> int:
     if w and h and (w % 8 or h % 8):
         print(f"note: {src} is {w}x{h}; FNet needs multiples of 8, so the frames are cropped to "
               f"{w - w % 8}x{h - h % 8} (bottom / right)", file=sys.stderr)  # fmt: skip
-    frames = (_crop8(f) for f in read_frames(src, max_frames=args.max_frames))
+    pin = device.startswith("cuda")  # pinned host frames: asynchronous uploads
+    decoded = (_crop8(f) for f in read_frames(src, max_frames=args.max_frames))
+    frames = prefetch(decoded, depth=QUEUED_FRAMES, transform=(lambda f: f.pin_memory()) if pin else None)
     cut = None if args.scene_cut < 0 else args.scene_cut
     with VideoWriter(out, fps=info.get("fps") or 25.0, overwrite=args.overwrite) as writer:
         known = [n for n in (args.max_frames, info.get("num_frames")) if n is not None]
-        hr_frames = stream_upscale(net, frames, device, args.bf16, cut)
+        hr_frames = stream_upscale(net, frames, device, args.bf16, cut, compile=args.compile)
         bar = tqdm(hr_frames, total=min(known, default=None), unit="frame", file=sys.stderr, mininterval=REFRESH_S)
-        for hr in bar:
-            writer.write(hr)
+        with OrderedSink(writer.write, depth=QUEUED_FRAMES) as encoder:  # encodes while the next frame computes
+            for hr in bar:
+                encoder.put(hr)
     print(f"{writer.num_frames} frames -> {out}")
     return 0
 

@@ -32,6 +32,7 @@ def stream_upscale(
     hr_frames: Iterable[Tensor] | None = None,
     gt_every: int | None = None,
     initial_estimate: Tensor | None = None,
+    compile: bool = False,
 ) -> Iterator[Tensor]:
     """Upscale LR frames (3, h, w) in [0, 1] one by one; yields HR frames (3, sh, sw) on the CPU, float32.
 
@@ -47,12 +48,19 @@ def stream_upscale(
         initial_estimate: (3, sh, sw) in [0, 1], the first frame's previous HR estimate instead of the black image
             of Sec. 3.3.5; Fig. 3.7's red curve passes the ground-truth HR frame 0 (FRVSR only). A restart at a scene
             cut starts from black.
+        compile: ``torch.compile`` FNet and SRNet (one graph per frame size; :class:`gen_common.compiled.
+            CompiledOrEager` falls back to eager, with a message, where the platform cannot compile). On CUDA the
+            networks and frames also go channels_last.
 
     Raises:
         ValueError: ``gt_every`` without ``hr_frames``, ``gt_every`` < 1, or ``gt_every`` / ``initial_estimate``
             for a network without a previous estimate (SISR, VSR).
     """
     net = net.eval().to(device)
+    if torch.device(device).type == "cuda":  # NHWC: the convolutions' fast layout on GPUs (outputs unchanged)
+        net = net.to(memory_format=torch.channels_last)
+    if compile:
+        net = _compiled(net)
     if gt_every is not None and (hr_frames is None or not isinstance(net, FRVSR) or gt_every < 1):
         raise ValueError(f"gt_every needs hr_frames, an FRVSR network and a value >= 1 (got {gt_every})")
     if initial_estimate is not None and not isinstance(net, FRVSR):
@@ -65,7 +73,7 @@ def stream_upscale(
             return
         lr_prev = est_prev = None
         for t, frame in enumerate(frames):
-            lr = frame.to(device)[None]
+            lr = frame.to(device, non_blocking=True)[None]  # (pinned frames: an asynchronous upload)
             hr_t = next(hr_iter).to(device)[None] if hr_iter is not None else None
             if isinstance(net, SISR):
                 est = net.srnet(lr)
@@ -79,6 +87,20 @@ def stream_upscale(
                 if gt_every and hr_t is not None and (t + 1) % gt_every == 0:
                     est_prev = hr_t.to(est.dtype)  # Sec. 3.5: the next frame starts from the true HR frame
             yield est[0].float().clamp(0, 1).cpu()
+
+
+def _compiled(net: nn.Module) -> nn.Module:
+    """The same network with its FNet / SRNet compiled (a shallow copy: the caller's network is left as it was)."""
+    import copy
+
+    from gen_common.compiled import CompiledOrEager
+
+    out = copy.copy(net)
+    out._modules = dict(net._modules)
+    for name in ("fnet", "srnet"):
+        if name in out._modules:
+            out._modules[name] = CompiledOrEager(net._modules[name], f"{type(net).__name__}'s {name}")
+    return out
 
 
 def _as_estimate(hr: Tensor, black: Tensor) -> Tensor:
