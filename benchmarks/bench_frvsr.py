@@ -13,7 +13,7 @@ The outputs of the two paths must agree (checked). Reported: median seconds per 
 the ratio sr_video / plain.
 
     .venv/bin/python benchmarks/bench_frvsr.py [--sizes 3-64,10-128] [--frames 3] [--device cpu|cuda] [--bf16]
-        [--channels-last] [--json out.json]
+        [--channels-last] [--compile] [--json out.json]
 """
 
 import argparse
@@ -35,14 +35,16 @@ def frames(n: int, device) -> list[torch.Tensor]:
     return [torch.roll(base, t, dims=-1).to(device) for t in range(n)]
 
 
-def plain_loop(net: FRVSR, lr_frames: list[torch.Tensor]) -> list[torch.Tensor]:
+def plain_loop(net: FRVSR, lr_frames: list[torch.Tensor], fnet=None, srnet=None) -> list[torch.Tensor]:
+    """The recurrence by hand; ``fnet`` / ``srnet``: replacements for the net's own (their compiled versions)."""
+    fnet, srnet = (net.fnet if fnet is None else fnet), (net.srnet if srnet is None else srnet)
     outs, prev, est = [], None, None
     for lr in lr_frames:
         cur = lr[None]
         if prev is None:
             prev, est = cur, cur.new_zeros(1, 3, cur.shape[-2] * net.scale, cur.shape[-1] * net.scale)
-        flow = net.fnet(prev, cur)
-        est = net.srnet(torch.cat([cur, space_to_depth(warp(est, upscale_flow(flow, net.scale)), net.scale)], 1))
+        flow = fnet(prev, cur)
+        est = srnet(torch.cat([cur, space_to_depth(warp(est, upscale_flow(flow, net.scale)), net.scale)], 1))
         outs.append(est[0])
         prev = cur
     return outs
@@ -61,10 +63,12 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile FNet / SRNet on both paths (warm-up untimed)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     results = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor(),
-               "threads": torch.get_num_threads(), "torch": torch.__version__, "bf16": args.bf16}  # fmt: skip
+               "threads": torch.get_num_threads(), "torch": torch.__version__, "bf16": args.bf16,
+               "channels_last": args.channels_last, "compile": args.compile}  # fmt: skip
     for size in args.sizes.split(","):
         blocks, filters = map(int, size.split("-"))
         torch.manual_seed(0)
@@ -72,19 +76,28 @@ def main(argv=None) -> int:
         if args.channels_last:
             net = net.to(memory_format=torch.channels_last)
         lr = frames(args.frames, args.device)
+        compiled = {}
+        if args.compile:
+            compiled = {
+                "fnet": torch.compile(net.fnet, dynamic=False),
+                "srnet": torch.compile(net.srnet, dynamic=False),
+            }
         times = {"sr_video": [], "plain": []}
         autocast = torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16)
         with torch.inference_mode(), autocast:
-            list(stream_upscale(net, lr[:1], args.device, args.bf16, scene_cut=None))  # warm-up, both paths
-            plain_loop(net, lr[:1])
+            for _ in range(2):  # warm-up, both paths (compiling: the first frame and the recurrent second)
+                list(stream_upscale(net, lr[:2], args.device, args.bf16, scene_cut=None, compile=args.compile))
+                plain_loop(net, lr[:2], **compiled)
             for _ in range(args.repeats):
                 for name in ("sr_video", "plain"):
                     sync(args.device)
                     t0 = time.perf_counter()
                     if name == "sr_video":
-                        out = list(stream_upscale(net, lr, args.device, args.bf16, scene_cut=None))
+                        out = list(
+                            stream_upscale(net, lr, args.device, args.bf16, scene_cut=None, compile=args.compile)
+                        )
                     else:
-                        out = [o.float().clamp(0, 1).cpu() for o in plain_loop(net, lr)]
+                        out = [o.float().clamp(0, 1).cpu() for o in plain_loop(net, lr, **compiled)]
                     sync(args.device)
                     times[name].append((time.perf_counter() - t0) / len(lr))
                     results.setdefault(size, {})[f"{name}_out"] = out[-1]
