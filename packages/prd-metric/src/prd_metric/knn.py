@@ -45,7 +45,8 @@ def knn_radii(features: Tensor, k: int, chunk_bytes: int = CHUNK_BYTES) -> Tenso
         raise ValueError(f"k = {k} nearest neighbours need more than k samples (got {len(features)}) and k >= 1")
     out = features.new_empty(len(features))
     for start, d in _blocks(features, features, chunk_bytes):
-        out[start : start + len(d)] = d.kthvalue(k + 1, dim=1).values  # the 1st is the sample itself (0)
+        # the (k+1)-th smallest: the 1st is the sample itself (0); topk is ~10x faster than kthvalue on the CPU
+        out[start : start + len(d)] = d.topk(k + 1, dim=1, largest=False).values[:, -1]
     return out
 
 
