@@ -70,3 +70,20 @@ def test_ordered_sink_writes_everything_in_order_and_raises_a_write_error():
         next(prefetch([], depth=0))
     with pytest.raises(ValueError, match="depth"):
         OrderedSink(print, depth=0)
+
+
+def test_an_early_stop_closes_the_producer_and_bad_depth_fails_at_the_call():
+    closed = threading.Event()
+
+    def frames():
+        try:
+            yield from range(1000)
+        finally:
+            closed.set()  # e.g. the video container's close
+
+    stream = prefetch(frames(), depth=2)
+    assert next(stream) == 0
+    stream.close()
+    assert closed.wait(5)
+    with pytest.raises(ValueError, match="depth"):
+        prefetch([], depth=0)  # no next() needed

@@ -46,3 +46,9 @@ def test_files_runs_and_errors(tmp_path):
             checkpoint_args([spec], "bicubic")
     with pytest.raises(ValueError, match="'0' is repeated"):
         checkpoint_args([str(one), str(one)], "bicubic")
+
+
+def test_a_label_for_a_folder_of_one_run_is_the_label_itself(tmp_path):
+    one = _job(tmp_path / "sweep", "0", ["model=a"])
+    assert checkpoint_args([f"A={one.parent.parent}"], "bicubic") == {"A": one}  # a run folder
+    assert checkpoint_args([f"A={tmp_path / 'sweep'}"], "bicubic") == {"A": one}  # a sweep of one job

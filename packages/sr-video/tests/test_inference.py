@@ -1,5 +1,6 @@
 """Streaming inference equals the clip forward pass; scene cuts restart the recurrence; Sec. 3.5's GT mode."""
 
+import pytest
 import torch
 
 from sr_video.inference import stream_upscale
@@ -87,3 +88,25 @@ def test_a_platform_that_cannot_compile_falls_back_to_eager_with_a_note(monkeypa
     torch.testing.assert_close(out, torch.stack(list(stream_upscale(net, lr, scene_cut=None))))
     err = capsys.readouterr().err
     assert err.count("torch.compile of FRVSR's") == 2 and "no C++ compiler found" in err and "eagerly" in err
+
+
+def test_after_a_successful_first_call_errors_are_raised_not_swallowed(monkeypatch):
+    from gen_common import compiled
+
+    calls = []
+
+    def flaky_compile(module, **kwargs):
+        def run(*args):
+            calls.append(1)
+            if len(calls) > 1:
+                raise RuntimeError("out of memory")  # a model error after the compiler worked
+            return module(*args)
+
+        return run
+
+    monkeypatch.setattr(compiled.torch, "compile", flaky_compile)
+    wrapped = compiled.CompiledOrEager(torch.nn.Identity(), "an identity")
+    x = torch.ones(2)
+    assert torch.equal(wrapped(x), x)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        wrapped(x)

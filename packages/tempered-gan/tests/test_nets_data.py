@@ -123,3 +123,10 @@ def test_channelwise_embedding_concatenates_per_channel_features():
     metric = build_eval_metric("digits_channels", num_runs=1, num_clusters=5, metrics=("prd", "fid"))
     metric.update(real=x, fake=x)
     assert metric.compute()["fid"].abs() < 1e-2  # identical sets
+
+
+def test_bad_module_settings_are_named():
+    with pytest.raises(ValueError, match="must include fid"):  # val/fid is the checkpoint monitor
+        TemperedGAN(embedding="digits", eval_metrics=("prd", "knn"))
+    with pytest.raises(ValueError, match="lens_recon"):
+        TemperedGAN(embedding="digits", lens_recon="max")

@@ -1,17 +1,15 @@
 """``torch.compile`` for inference commands, with an explicit fallback where a platform cannot compile."""
 
-import logging
 import sys
 
 import torch
 from torch import nn
 
-log = logging.getLogger(__name__)
-
 
 class CompiledOrEager(nn.Module):
-    """A module's ``torch.compile``d forward; if compiling fails at the first call (no C++ compiler, an
-    unsupported platform), says so once on stderr and runs the eager module from then on. Nothing is silent: the
+    """A module's ``torch.compile``d forward; if the first call fails (no C++ compiler, an unsupported platform),
+    says so once on stderr and runs the eager module from then on. Later errors (a new shape that fails to
+    recompile, out of memory) are raised as they are. Nothing is silent: the
     message names the error and the way to avoid it (leave out ``--compile``).
 
     Args:
@@ -27,6 +25,7 @@ class CompiledOrEager(nn.Module):
         object.__setattr__(self, "_compiled", torch.compile(module, dynamic=dynamic))  # not a second submodule
         self.what = what
         self.failed = False
+        self.compiled_once = False  # after a first successful call, errors are the model's, not the compiler's
 
     def __getattr__(self, name: str):
         """Attributes of the eager module (``scale``, ``bicubic``, ...) read through the wrapper."""
@@ -40,8 +39,12 @@ class CompiledOrEager(nn.Module):
     def forward(self, *args, **kwargs):
         if self.failed:
             return self.eager(*args, **kwargs)
-        try:
+        if self.compiled_once:
             return self._compiled(*args, **kwargs)
+        try:
+            out = self._compiled(*args, **kwargs)
+            self.compiled_once = True
+            return out
         except Exception as err:  # compilation errors surface at the first call, as many exception types
             self.failed = True
             print(f"note: torch.compile of {self.what} failed on this platform ({type(err).__name__}: "

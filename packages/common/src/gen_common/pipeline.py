@@ -30,12 +30,20 @@ def prefetch(items: Iterable[T], depth: int = 4, transform: Callable[[T], T] | N
     """Yield ``items`` in order while a background thread produces up to ``depth`` of them ahead.
 
     Args:
-        items: any iterable (e.g. a video decoder); consumed only by the background thread.
+        items: any iterable (e.g. a video decoder); consumed only by the background thread, and closed (a
+            generator's ``close``: its files) when the consumer stops early.
         depth: the most items waiting (memory bound: depth + 2 items alive at once).
         transform: applied in the background thread to each item (e.g. ``Tensor.pin_memory``).
+
+    Raises:
+        ValueError: ``depth`` < 1 (at the call, not at the first item).
     """
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
+    return _prefetch(items, depth, transform)
+
+
+def _prefetch(items: Iterable[T], depth: int, transform: Callable[[T], T] | None) -> Iterator[T]:
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -56,6 +64,8 @@ def prefetch(items: Iterable[T], depth: int = 4, transform: Callable[[T], T] | N
             put(_DONE)
         except BaseException as err:  # handed to the consumer, raised there
             put(_Failure(err))
+        finally:
+            getattr(items, "close", lambda: None)()  # a generator's cleanup (an open video) runs in its thread
 
     thread = threading.Thread(target=produce, name="prefetch", daemon=True)
     thread.start()

@@ -246,8 +246,10 @@ def checkpoint_args(values: list[str], reserved: str, checkpoint: str = "last.ck
         named = bool(sep) and not Path(value).expanduser().exists()  # else a bare path (perhaps holding '=')
         target = Path(path if named else value).expanduser()
         if target.is_dir():
-            for run_label, file in _sweep_checkpoints(target, checkpoint, value):
-                add(f"{label} {run_label}" if named and label else run_label, file, value)
+            runs = _sweep_checkpoints(target, checkpoint, value)
+            for run_label, file in runs:
+                own = label if len(runs) == 1 else f"{label} {run_label}"  # LABEL=<one run>: just LABEL
+                add(own if named and label else run_label, file, value)
         elif named:
             add(label, target, value)
         else:

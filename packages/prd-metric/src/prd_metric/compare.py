@@ -178,9 +178,10 @@ def compare(args) -> int:
     print(table(rows, args.beta))
     correlations = fig_5_8_correlations(rows)
     if correlations:
+        rho = {k: "n/a" if v is None else f"{v:+.2f}" for k, v in correlations.items()}
         print(f"Spearman over the {correlations['models']} sets (Fig. 5.8): F_1/{args.beta:g} vs entropy of p(y|x) "
-              f"{correlations['f1_8_vs_entropy_y_given_x']:+.2f} (thesis -0.83), F_{args.beta:g} vs entropy of p(y) "
-              f"{correlations['f8_vs_entropy_y']:+.2f} (thesis +0.89)")  # fmt: skip
+              f"{rho['f1_8_vs_entropy_y_given_x']} (thesis -0.83), F_{args.beta:g} vs entropy of p(y) "
+              f"{rho['f8_vs_entropy_y']} (thesis +0.89)")  # fmt: skip
     if args.json:
         record = {
             "reference": ref_info,
@@ -247,14 +248,14 @@ def table(rows: list[dict], beta: float) -> str:
     """One line per evaluated set; a column per computed metric ('-' where a set has none, e.g. IS of features)."""
     b = f"{beta:g}"
     cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
-    width = {key: len(format(0.0, fmt)) for key, _, fmt in cols}
+    width = {key: max(len(format(0.0, fmt)), len(h.format(b=b))) for key, h, fmt in cols}
     lines = [f"{'label':<20} {'n':>7} " + " ".join(f"{h.format(b=b):>{width[k]}}" for k, h, _ in cols)]
     for row in rows:
         cells = []
         for key, _, fmt in cols:
             value = row.get(key)
             value = value * 1e3 if key == "kid_mean" and value is not None else value
-            cells.append(format(value, fmt) if value is not None else f"{'-':>{width[key]}}")
+            cells.append(f"{format(value, fmt):>{width[key]}}" if value is not None else f"{'-':>{width[key]}}")
         lines.append(f"{row['label']:<20} {row['num_used']:>7} " + " ".join(cells))
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from prd_metric.scores import check_feature_pair
 
-CHUNK_BYTES = 256 * 2**20  # one distance block: at most this much memory
+CHUNK_BYTES = 256 * 2**20  # one distance block's size; its temporaries make the peak about 3x this
 
 
 def _rows_per_chunk(n_cols: int, dtype: torch.dtype, chunk_bytes: int) -> int:

@@ -160,7 +160,14 @@ class PrecisionRecallDistributions(Metric):
             raise RuntimeError("PrecisionRecallDistributions needs both real and fake samples before compute()")
         real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
         logits = dim_zero_cat(self.fake_logits) if len(self.fake_logits) else None
-        if logits is not None and len(logits) != len(fake):  # some fake batches came as features
+        if logits is not None and len(logits) != len(fake):  # some fake batches came as features: no IS
+            import warnings
+
+            warnings.warn(
+                f"the Inception Score is left out: {len(fake) - len(logits)} of {len(fake)} generated samples came "
+                "as features (no class logits); pass images for all of them",
+                stacklevel=2,
+            )
             logits = None
         out = evaluate_features(real, fake, fake_logits=logits, metrics=self.metrics, **self.settings)
         return as_tensors(out, device=real.device)

@@ -5,6 +5,8 @@ metrics draw the same permutations from the global RNG (tests: equal to theirs a
 The kernel and the unbiased MMD estimate are torchmetrics' own (``poly_mmd``).
 """
 
+import math
+
 import torch
 from torch import Tensor
 from torchmetrics.image.kid import poly_mmd
@@ -89,4 +91,5 @@ def fig_5_8_correlations(rows: list[dict]) -> dict | None:
 
     precision = spearmanr([r["f_beta_inv"] for r in rows], [r["entropy_y_given_x"] for r in rows]).statistic
     recall = spearmanr([r["f_beta"] for r in rows], [r["entropy_y"] for r in rows]).statistic
-    return {"models": len(rows), "f1_8_vs_entropy_y_given_x": float(precision), "f8_vs_entropy_y": float(recall)}
+    as_value = lambda v: float(v) if math.isfinite(v) else None  # noqa: E731  (constant values: no rank order)
+    return {"models": len(rows), "f1_8_vs_entropy_y_given_x": as_value(precision), "f8_vs_entropy_y": as_value(recall)}

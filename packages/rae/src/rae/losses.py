@@ -84,8 +84,9 @@ def decoder_gradient_penalty_6_17(decoded: Tensor, z: Tensor, reading: str = "of
     over batch *and* latent dimensions. For a linear decoder D(z) = W z: 4 * mean_j((W^T W z)_j^2). It grows with
     |z| (quadratically for a linear decoder). ``jacobian``: the squared Frobenius norm of the decoder's Jacobian,
     ||dD/dz||_F^2 (W: ||W||_F^2, whatever z), estimated without bias by one random projection per sample
-    (Hutchinson: E_v ||J^T v||^2 = ||J||_F^2 for v ~ N(0, I)), averaged over the batch; its scale is the output's
-    size times the official one's, so the official weights do not carry over.
+    (Hutchinson: E_v ||J^T v||^2 = ||J||_F^2 for v ~ N(0, I); exact per sample without batch-coupled layers, i.e.
+    BatchNorm in eval mode), averaged over the batch. The two readings are not proportional, so ``jacobian`` needs
+    its own lambda (the official weights are calibrated for ``official``).
 
     Args:
         decoded: D(z), computed from ``z`` with autograd on (the reconstruction of the same step: no second pass).

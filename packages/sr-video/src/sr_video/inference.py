@@ -49,8 +49,9 @@ def stream_upscale(
             of Sec. 3.3.5; Fig. 3.7's red curve passes the ground-truth HR frame 0 (FRVSR only). A restart at a scene
             cut starts from black.
         compile: ``torch.compile`` FNet and SRNet (one graph per frame size; :class:`gen_common.compiled.
-            CompiledOrEager` falls back to eager, with a message, where the platform cannot compile). On CUDA the
-            networks and frames also go channels_last.
+            CompiledOrEager` falls back to eager, with a message, where the platform cannot compile; the compiled
+            wrappers live on a shallow copy of ``net``). On CUDA ``net`` is moved to channels_last (in place, as
+            ``.to(device)`` moves it); the convolutions then work in that layout.
 
     Raises:
         ValueError: ``gt_every`` without ``hr_frames``, ``gt_every`` < 1, or ``gt_every`` / ``initial_estimate``
@@ -90,7 +91,7 @@ def stream_upscale(
 
 
 def _compiled(net: nn.Module) -> nn.Module:
-    """The same network with its FNet / SRNet compiled (a shallow copy: the caller's network is left as it was)."""
+    """The same network with its FNet / SRNet compiled (a shallow copy: the caller's modules stay uncompiled)."""
     import copy
 
     from gen_common.compiled import CompiledOrEager

@@ -85,6 +85,10 @@ class TemperedGAN(pl.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
+        if "fid" not in eval_metrics:
+            raise ValueError(
+                f"model.eval_metrics={list(eval_metrics)} must include fid: val/fid is the checkpoint monitor"
+            )
         if lens_recon not in LENS_RECON_REDUCTIONS:
             raise ValueError(f"model.lens_recon={lens_recon!r}: choose one of {', '.join(LENS_RECON_REDUCTIONS)}")
         if optimizer not in OPTIMIZERS:
