@@ -40,6 +40,72 @@ def make_features(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return np.maximum(ev, 0), np.maximum(ref, 0)
 
 
+def separated_features(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Well-separated modes, more than the 20 clusters (40), the two sets sharing only part of them: the reference
+    covers modes 0-29, the evaluated set 10-39."""
+    rng = np.random.default_rng(seed)
+    modes = rng.normal(scale=10.0, size=(40, dim)).astype(np.float32)
+    ref = modes[rng.integers(0, 30, n)] + rng.normal(size=(n, dim)).astype(np.float32)
+    ev = modes[rng.integers(10, 40, n)] + rng.normal(size=(n, dim)).astype(np.float32)
+    return ev, ref
+
+
+def broad_features(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One broad Gaussian each, no cluster structure: the evaluated set slightly shifted and wider."""
+    rng = np.random.default_rng(seed)
+    ref = rng.normal(size=(n, dim)).astype(np.float32)
+    ev = (rng.normal(size=(n, dim)) * 1.2 + 0.05).astype(np.float32)
+    return ev, ref
+
+
+def digits_features(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Real embeddings: the digits CNN's 128-d features of scikit-learn's digits, the training split's first 5
+    classes (evaluated) against the test split (reference); ``n`` and ``dim`` are what the data has (~450)."""
+    from prd_metric.digits import DigitsEmbedding, load_digits_split
+    from prd_metric.embeddings import embed_images
+
+    net = DigitsEmbedding()
+    (train, train_y), (test, _) = load_digits_split("train"), load_digits_split("test")
+    ev = embed_images(net, train[train_y < 5]).numpy()
+    ref = embed_images(net, test).numpy()
+    m = min(len(ev), len(ref), n)
+    rng = np.random.default_rng(seed)
+    return ev[rng.permutation(len(ev))[:m]], ref[rng.permutation(len(ref))[:m]]
+
+
+def inception_random_features(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Heavy-tailed, non-negative real embeddings: Inception pool3 (random weights, offline) of 64x64 crops of the
+    embedded photographs, the held-out photographs' crops (evaluated) against the training ones' (reference)."""
+    from gen_common.embedded import embedded_images
+    from prd_metric.embeddings import InceptionPool3, embed_images
+
+    torch.manual_seed(seed)
+    net = InceptionPool3(weights="random")
+    rng = np.random.default_rng(seed)
+
+    def crops(split: str) -> torch.Tensor:
+        photos = [img for _, img in embedded_images(split)]
+        out = []
+        for _ in range(n):
+            img = photos[rng.integers(len(photos))]
+            y, x = rng.integers(0, img.shape[1] - 64), rng.integers(0, img.shape[2] - 64)
+            out.append(img[:, y : y + 64, x : x + 64])
+        return torch.stack(out)
+
+    return embed_images(net, crops("eval"), batch_size=32).numpy(), embed_images(
+        net, crops("train"), batch_size=32
+    ).numpy()
+
+
+DATA = {  # --data: the feature distributions PRD's speed and agreement are checked on
+    "relu_modes": make_features,
+    "separated": separated_features,
+    "broad": broad_features,
+    "digits": digits_features,
+    "inception_random": inception_random_features,
+}
+
+
 def reference_prd(eval_data, ref_data, num_clusters=20, num_angles=1001, num_runs=10, seed=0):
     """The thesis's pipeline, plainly: MiniBatchKMeans (n_init=10) per run, histograms, Theorem 2, averaged."""
     data = np.vstack([eval_data, ref_data])
@@ -63,11 +129,13 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=3, help="repeat each side with seeds 0..S-1 (F varies by seed)")
     ap.add_argument("--skip-reference", action="store_true", help="only time prd_metric")
+    ap.add_argument("--data", choices=DATA, default="relu_modes", help="feature distribution (see the functions)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    ev, ref = make_features(args.n, args.dim)
+    ev, ref = DATA[args.data](args.n, args.dim)
     results = {
-        "n": args.n, "dim": args.dim, "runs": args.runs, "seeds": args.seeds, "threads": torch.get_num_threads(),
+        "data": args.data, "n": len(ev), "dim": ev.shape[1], "runs": args.runs, "seeds": args.seeds,
+        "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
         "sklearn": sklearn.__version__, "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
     }  # fmt: skip
