@@ -106,6 +106,49 @@ DATA = {  # --data: the feature distributions PRD's speed and agreement are chec
 }
 
 
+def profile(ev: np.ndarray, ref: np.ndarray, runs: int, seed: int = 0) -> dict:
+    """Where prd_metric's seconds go: the k-means++ seeding, the mini-batch steps (their count, their distance
+    products and their batch gathers), the final assignment, and everything else (histograms, Theorem 2)."""
+    import prd_metric.kmeans as km
+
+    spent = {"seeding": 0.0, "step_products": 0.0, "gathers": 0.0, "final_assignment": 0.0, "steps": 0}
+    originals = (km._kmeans_pp, km._sq_dists, km.assign, torch.index_select)
+    seeding = [False]
+
+    def timed(key, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            spent[key] += time.perf_counter() - start
+            return out
+
+        return wrapper
+
+    def kmeans_pp(*args, **kwargs):
+        seeding[0] = True
+        try:
+            return timed("seeding", originals[0])(*args, **kwargs)
+        finally:
+            seeding[0] = False
+
+    def sq_dists(x, *args, **kwargs):
+        if seeding[0] or x.ndim == 2:  # (the seeding's own products, and the final assignment's)
+            return originals[1](x, *args, **kwargs)
+        spent["steps"] += 1
+        return timed("step_products", originals[1])(x, *args, **kwargs)
+
+    km._kmeans_pp, km._sq_dists = kmeans_pp, sq_dists
+    km.assign, torch.index_select = timed("final_assignment", originals[2]), timed("gathers", originals[3])
+    try:
+        start = time.perf_counter()
+        prd_from_embeddings(eval_feats=torch.from_numpy(ev), ref_feats=torch.from_numpy(ref), num_runs=runs, seed=seed)
+        spent["total"] = time.perf_counter() - start
+    finally:
+        km._kmeans_pp, km._sq_dists, km.assign, torch.index_select = originals
+    spent["other"] = spent["total"] - sum(spent[k] for k in ("seeding", "step_products", "gathers", "final_assignment"))
+    return spent
+
+
 def reference_prd(eval_data, ref_data, num_clusters=20, num_angles=1001, num_runs=10, seed=0):
     """The thesis's pipeline, plainly: MiniBatchKMeans (n_init=10) per run, histograms, Theorem 2, averaged."""
     data = np.vstack([eval_data, ref_data])
@@ -130,9 +173,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3, help="repeat each side with seeds 0..S-1 (F varies by seed)")
     ap.add_argument("--skip-reference", action="store_true", help="only time prd_metric")
     ap.add_argument("--data", choices=DATA, default="relu_modes", help="feature distribution (see the functions)")
+    ap.add_argument("--profile", action="store_true", help="only: where prd_metric's seconds go (one seed)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     ev, ref = DATA[args.data](args.n, args.dim)
+    if args.profile:
+        spent = profile(ev, ref, args.runs)
+        print(
+            f"{args.data}: " + ", ".join(f"{k} {v:.2f} s" if k != "steps" else f"{v} steps" for k, v in spent.items())
+        )
+        return 0
     results = {
         "data": args.data, "n": len(ev), "dim": ev.shape[1], "runs": args.runs, "seeds": args.seeds,
         "threads": torch.get_num_threads(),
