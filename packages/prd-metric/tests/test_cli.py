@@ -38,7 +38,7 @@ def test_compare_feature_files(feature_files, capsys):
     for key in ("num_clusters", "num_runs", "num_angles", "seed", "backend", "enforce_balance", "beta", "subsample",
                 "embedding", "weights", "image_size", "device"):  # fmt: skip
         assert key in settings, key
-    assert settings["num_clusters"] == 10 and settings["seed"] == 0 and settings["kmeans"]["n_init"] == 3
+    assert settings["num_clusters"] == 10 and settings["seed"] == 0 and settings["kmeans"]["n_init"] == 10
     assert settings["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto, resolved
     assert {"prd-metric", "torch", "scikit-learn", "torchmetrics", "torch-fidelity"} <= set(settings["versions"])
     record = json.loads((d / "out.json").read_text())
