@@ -89,8 +89,7 @@ def scalars(result: dict[str, Any]) -> dict[str, float]:
 
 def as_tensors(result: dict[str, Any], device: torch.device | None = None) -> dict[str, Tensor]:
     """:func:`evaluate_features`'s result as tensors (what a torchmetrics ``Metric.compute`` returns)."""
-    return {k: torch.as_tensor(v, device=device).float() if not torch.is_tensor(v) else v.float()
-            for k, v in result.items()}  # fmt: skip
+    return {k: torch.as_tensor(v, device=device).float() for k, v in result.items()}
 
 
 LOG_NAMES = {  # evaluate_features key -> the name training logs it under (prd_f8: F_8 with the thesis's beta)

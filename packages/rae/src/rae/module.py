@@ -31,6 +31,11 @@ from rae.nets import Decoder, Encoder
 VARIANTS = ("vae", "cv_vae", "wae", "rae_gp", "rae_l2", "rae_sn", "rae", "ae")
 
 
+def _per_sample(t: Tensor, k: int) -> Tensor:
+    """Each row k times in a row (Eq. 6.8's k samples per input); the tensor itself for k = 1 (no copy per step)."""
+    return t if k == 1 else t.repeat_interleave(k, 0)
+
+
 class RegularizedAE(pl.LightningModule):
     """VAE, CV-VAE, WAE-MMD, RAE-GP, RAE-L2, RAE-SN, RAE or AE with the networks of Table 6.1.
 
@@ -123,9 +128,9 @@ class RegularizedAE(pl.LightningModule):
         (Eq. 6.11 / 6.13; Eq. 6.8's k samples), the code itself for the deterministic encoders."""
         mu, log_var = self.encode(x)
         if self.hparams.variant == "vae":
-            return reparameterize_6_11(mu.repeat_interleave(k, 0), log_var.repeat_interleave(k, 0)), mu, log_var
+            return reparameterize_6_11(_per_sample(mu, k), _per_sample(log_var, k)), mu, log_var
         if self.hparams.variant == "cv_vae":
-            return cv_vae_sample_6_13(mu.repeat_interleave(k, 0), self.hparams.cv_sigma), mu, None
+            return cv_vae_sample_6_13(_per_sample(mu, k), self.hparams.cv_sigma), mu, None
         return mu, mu, None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -138,7 +143,7 @@ class RegularizedAE(pl.LightningModule):
         k = hp.mc_samples  # latent samples per input (Eq. 6.8): the encoder runs once, the decoder on each sample
         z, mu, log_var = self.training_codes_of(x, k)
         rec = self.decoder(z)
-        parts = {"rec": reconstruction_loss_6_10(x.repeat_interleave(k, 0), rec)}
+        parts = {"rec": reconstruction_loss_6_10(_per_sample(x, k), rec)}
         pixels = x.shape[-2] * x.shape[-1]  # the official VAE / CV-VAE sum the squared error over these
         official = hp.kl_reduction == "official"
         if v == "vae":
